@@ -1,0 +1,55 @@
+"""streamtrack: streaming, trackpy-compatible particle tracking.
+
+The public API keeps trackpy's names, signatures, column names and file
+layouts, so ``import streamtrack as tp`` runs trackpy's streaming workflow::
+
+    import streamtrack as tp
+
+    frames = tp.open('movie/*.png')
+    with tp.PandasHDFStore('data.h5') as store:
+        tp.batch(frames, 11, invert=True, output=store)
+
+Submodules are imported on first use (PEP 562), so ``import streamtrack``
+stays cheap for the command line and the napari plugin.
+"""
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+# public name -> private module that defines it
+_EXPORTS = {
+    "open": "frames",
+    "pipeline": "frames",
+    "Frame": "frames",
+    "FrameSequence": "frames",
+    "locate": "_locate",
+    "bandpass": "_preprocess",
+    "invert_image": "_preprocess",
+    "batch": "_batch",
+    "quiet": "_logging",
+    "handle_logging": "_logging",
+    "ignore_logging": "_logging",
+    "FramewiseData": "stores",
+    "PandasHDFStore": "stores",
+    "PandasHDFStoreBig": "stores",
+    "PandasHDFStoreSingleNode": "stores",
+    "StoreError": "exceptions",
+}
+
+__all__ = sorted(_EXPORTS) + ["synthetic", "__version__"]
+
+
+def __getattr__(name):
+    if name == "synthetic":
+        return import_module(".synthetic", __name__)
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'streamtrack' has no attribute {name!r}") from None
+    value = getattr(import_module("." + module, __name__), name)
+    globals()[name] = value  # cache: the next lookup skips __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
