@@ -1,0 +1,263 @@
+"""``locate``: Crocker-Grier feature finding with trackpy 0.7's signature and numbers."""
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from . import _kernels
+from ._masks import flat_offsets, refine_masks, validate_tuple
+from ._maxima import local_maxima, where_close
+from ._noise import measure_noise, static_error
+from ._preprocess import bandpass_to_int, invert_image
+
+SHIFT_THRESH = 0.6  # trackpy's: move the integer centre when the COM is off by more
+
+
+def pos_columns_for(ndim):
+    return ["z", "y", "x"][-ndim:] if ndim < 4 else [f"x{i}" for i in range(ndim)]
+
+
+def feature_columns(ndim, isotropic=True, characterize=True, noise_isotropic=True):
+    """Column names of ``locate``'s result, in trackpy's order (without ``frame``)."""
+    pos = pos_columns_for(ndim)
+    columns = pos + ["mass"]
+    if characterize:
+        columns += ["size"] if isotropic else ["size_" + c for c in pos]
+        columns += ["ecc", "signal", "raw_mass"]
+        columns += ["ep"] if (isotropic and noise_isotropic) else ["ep_" + c for c in pos]
+    return columns
+
+
+def _odd_sizes(value, ndim, name):
+    values = validate_tuple(value, ndim, name)
+    out = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must be an odd positive integer (or one per axis), "
+                            f"got {value!r}.")
+        if v != int(v) or int(v) <= 0 or not int(v) & 1:
+            raise ValueError(f"{name} must be an odd positive integer (or one per axis), "
+                             f"got {value!r}; feature diameters are odd: round up.")
+        out.append(int(v))
+    return tuple(out)
+
+
+def _positive(value, ndim, name):
+    values = validate_tuple(value, ndim, name)
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must be a number or one number per axis, got {value!r}.")
+        if not v >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}.")
+    return values
+
+
+def _validate_image(raw_image, diameter):
+    frame_no = getattr(raw_image, "frame_no", None)
+    if not hasattr(raw_image, "shape") or not hasattr(raw_image, "dtype"):
+        try:
+            raw_image = np.asarray(raw_image)
+        except Exception as exc:  # noqa: BLE001 - anything unconvertible
+            raise TypeError(f"raw_image must be an array, got {type(raw_image).__name__}.") from exc
+    image = np.squeeze(np.asarray(raw_image))
+    if image.dtype.kind not in "uif":
+        raise TypeError(f"raw_image must hold integers or floats, got dtype {image.dtype}; "
+                        "convert it, e.g. image.astype(np.uint16).")
+    if image.ndim not in (2, 3) and not (hasattr(diameter, "__iter__") and len(diameter) == image.ndim):
+        raise ValueError(f"raw_image must be 2-D (y, x) or 3-D (z, y, x); got shape "
+                         f"{np.shape(raw_image)}. For a movie, locate one frame at a time "
+                         "or use batch().")
+    if image.ndim == 3 and image.shape[-1] in (3, 4) and not hasattr(diameter, "__iter__"):
+        raise ValueError(f"raw_image has shape {image.shape}, which looks like an RGB(A) colour "
+                         "image; pick one channel, e.g. image[:, :, 1] (or a pipeline such as "
+                         "@streamtrack.pipeline def green(im): return im[:, :, 1]). For a 3-D "
+                         "volume, pass diameter as a tuple (dz, dy, dx).")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise ValueError("raw_image contains NaN or infinite pixels; replace them first, "
+                         "e.g. np.nan_to_num(image, nan=0.0).")
+    if min(image.shape) == 0:
+        raise ValueError(f"raw_image is empty (shape {image.shape}).")
+    return image, frame_no
+
+
+def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
+           noise_size=1, smoothing_size=None, threshold=None, invert=False,
+           percentile=64, topn=None, preprocess=True, max_iterations=10,
+           filter_before=None, filter_after=None, characterize=True,
+           engine='auto'):
+    """Locate Gaussian-like blobs of some approximate size in an image.
+
+    Crocker-Grier: bandpass, local maxima, centre-of-mass refinement,
+    characterisation. Signature, defaults, columns and numbers are trackpy
+    0.7's; results do not depend on ``engine``.
+
+    Parameters
+    ----------
+    raw_image : array
+        2-D image (y, x), or 3-D volume (z, y, x); uint8, uint16, other
+        integers or floats. A ``frame_no`` attribute adds a ``frame`` column.
+    diameter : odd int or tuple of odd ints
+        Feature size in pixels (per axis if a tuple; z, y, x order).
+    minmass : float, optional
+        Minimum integrated brightness (``mass``) of a feature. Default 0.
+    maxsize : float, optional
+        Maximum radius of gyration (isotropic features only).
+    separation : float or tuple, optional
+        Minimum distance between features. Default ``diameter + 1``.
+    noise_size : float or tuple, optional
+        Gaussian sigma of the noise filter. Default 1.
+    smoothing_size : odd int or tuple, optional
+        Size of the boxcar background filter. Default ``diameter``.
+    threshold : float, optional
+        Clip the bandpass result below this value. Default 1 for integer
+        images, 1/255 for float images.
+    invert : bool, optional
+        Look for dark features on a bright background. Default False.
+    percentile : float, optional
+        Maxima must be brighter than this percentile of the nonzero bandpassed
+        pixels. Default 64.
+    topn : int, optional
+        Keep only the ``topn`` brightest features.
+    preprocess : bool, optional
+        Bandpass the image first. Default True.
+    max_iterations : int, optional
+        Centre-of-mass refinement steps. Default 10.
+    filter_before : None
+        Not supported (as in trackpy); must be None.
+    filter_after : None
+        Deprecated in trackpy; accepted with a DeprecationWarning, ignored.
+    characterize : bool, optional
+        Compute size, ecc, signal, raw_mass and ep. Default True.
+    engine : {'auto', 'python', 'numba'}, optional
+        Accepted for compatibility; every engine gives the same result.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``y x mass size ecc signal raw_mass ep`` (``z`` first in 3-D;
+        ``size_*``/``ep_*`` per axis when anisotropic), plus ``frame`` when
+        the frame number is known. Empty, with these columns, if nothing is
+        found (a warning says why).
+
+    Raises
+    ------
+    ValueError
+        Even, non-integer or non-positive ``diameter``; an image that is not
+        2-D/3-D; an RGB frame; NaN/inf pixels; ``noise_size >= smoothing_size``;
+        ``maxsize`` with an anisotropic diameter; ``filter_before``; an
+        unknown ``engine``.
+    TypeError
+        A non-numeric image or parameter.
+
+    Examples
+    --------
+    >>> from streamtrack import synthetic
+    >>> frames, truth = synthetic.brownian_movie(n_particles=5, n_frames=1, seed=1)
+    >>> f = locate(frames[0], 11)
+    >>> list(f.columns)
+    ['y', 'x', 'mass', 'size', 'ecc', 'signal', 'raw_mass', 'ep', 'frame']
+    """
+    if filter_before is not None:
+        raise ValueError("filter_before is not supported (as in trackpy); features are "
+                         "filtered after refinement: use minmass / maxsize.")
+    if filter_after is not None:
+        warnings.warn("filter_after is deprecated and ignored: filtering is always on.",
+                      DeprecationWarning, stacklevel=2)
+    if engine not in ("auto", "python", "numba"):
+        raise ValueError(f"engine must be 'auto', 'python' or 'numba', got {engine!r}.")
+    image, frame_no = _validate_image(raw_image, diameter)
+    ndim = image.ndim
+    diameter = _odd_sizes(diameter, ndim, "diameter")
+    radius = tuple(d // 2 for d in diameter)
+    isotropic = len(set(radius)) == 1
+    if not isotropic and maxsize is not None:
+        raise ValueError("maxsize works only for isotropic features; drop it or give a "
+                         "single diameter.")
+    separation = (tuple(d + 1 for d in diameter) if separation is None
+                  else _positive(separation, ndim, "separation"))
+    smoothing_size = (diameter if smoothing_size is None
+                      else _odd_sizes(smoothing_size, ndim, "smoothing_size"))
+    noise_size = _positive(noise_size, ndim, "noise_size")
+    if preprocess and any(n >= s for n, s in zip(noise_size, smoothing_size)):
+        raise ValueError(f"noise_size {noise_size} must be smaller than smoothing_size "
+                         f"{smoothing_size}: the smoothing length scale must be larger "
+                         "than the noise length scale.")
+    if max_iterations is None or max_iterations <= 0:
+        warnings.warn("max_iterations has to be larger than 0; setting it to 1.", stacklevel=2)
+        max_iterations = 1
+    minmass = 0 if minmass is None else minmass
+    is_float = image.dtype.kind == "f"
+    if threshold is None:
+        threshold = 1 / 255.0 if is_float else 1
+    if invert:
+        image = invert_image(image)
+    image = np.ascontiguousarray(image)
+    int_dtype = np.uint8 if is_float else image.dtype
+    if preprocess:
+        scale, image_int, counts = bandpass_to_int(image, noise_size, smoothing_size,
+                                                   threshold, int_dtype)
+    else:
+        from ._preprocess import convert_to_int
+        scale, image_int = convert_to_int(image, int_dtype)
+        counts = None
+    noise_isotropic = len(set(noise_size)) == 1
+    columns = feature_columns(ndim, isotropic, characterize, noise_isotropic)
+    extra = ["frame"] if frame_no is not None else []
+
+    margin = tuple(max(r, int(s) // 2 - 1, m // 2)
+                   for r, s, m in zip(radius, separation, smoothing_size))
+    coords = local_maxima(image_int, separation, percentile, margin, counts)
+    if len(coords) == 0:
+        return _empty(columns + extra)
+    results = _refine(image, image_int, coords, radius, int(max_iterations), characterize, isotropic)
+    pos = results[:, :ndim]
+    mass = results[:, ndim]
+    keep = np.ones(len(results), dtype=bool)
+    if all(s > 0 for s in separation):
+        keep[where_close(pos, separation, mass)] = False
+        results = results[keep]
+    results[:, ndim] /= scale
+    if characterize:
+        results[:, ndim + (2 if isotropic else 1 + ndim) + 1] /= scale  # signal
+    condition = results[:, ndim] > minmass
+    if maxsize is not None and characterize:
+        condition &= results[:, ndim + 1] < maxsize
+    results = results[condition]
+    if len(results) == 0:
+        warnings.warn("No maxima survived mass- and size-based filtering.", UserWarning,
+                      stacklevel=2)
+        return _empty(columns + extra)
+    if topn is not None and len(results) > topn:
+        order = [int(np.argmax(results[:, ndim]))] if topn == 1 else \
+            np.argsort(results[:, ndim])[-topn:]
+        results = results[order]
+    data = dict(zip(columns, results.T))
+    if characterize:
+        black_level, noise = measure_noise(image_int, image, radius)
+        ep = static_error(data["raw_mass"], black_level, noise, radius, noise_size)
+        if ep.ndim == 1:
+            data["ep"] = ep
+        else:
+            for i, c in enumerate(pos_columns_for(ndim)):
+                data["ep_" + c] = ep[:, i]
+    if frame_no is not None:
+        data["frame"] = np.full(len(results), int(frame_no), dtype=np.int64)
+    return pd.DataFrame(data, columns=columns + extra, copy=False)
+
+
+def _refine(image, image_int, coords, radius, max_iterations, characterize, isotropic):
+    ndim = image_int.ndim
+    box, r2, x2, cos2, sin2 = refine_masks(radius)
+    offsets = flat_offsets(box, image_int.shape)
+    n_cols = ndim + 1 + ((1 if isotropic else ndim) + 3 if characterize else 0)
+    results = np.empty((len(coords), n_cols), dtype=np.float64)
+    _kernels.refine_com(image_int, image, np.ascontiguousarray(coords, dtype=np.int64),
+                        np.asarray(radius, dtype=np.int64), max_iterations, SHIFT_THRESH,
+                        offsets, box, r2, x2, cos2, sin2, characterize, isotropic, results)
+    return results
+
+
+def _empty(columns):
+    data = {c: pd.Series(dtype=np.int64 if c == "frame" else np.float64) for c in columns}
+    return pd.DataFrame(data, columns=columns)

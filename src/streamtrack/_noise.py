@@ -1,0 +1,41 @@
+"""Background level and noise, for the static error ``ep`` (Savin & Doyle)."""
+import numpy as np
+from scipy.ndimage import binary_dilation
+
+from . import _fastpath, _kernels
+from ._masks import binary_mask, mask_half_widths, root_sum_x_squared
+
+
+def measure_noise(image_int, raw_image, radius):
+    """Mean and standard deviation of ``raw_image`` away from every feature.
+
+    Background pixels are those not covered by the feature mask placed on any
+    nonzero pixel of the preprocessed image (``~binary_dilation``).
+    Returns ``(black_level, noise)``: NaN, NaN without background pixels,
+    ``(mean, NaN)`` with exactly one.
+    """
+    if image_int.ndim == 2 and _fastpath.verified():
+        background = _kernels.background_mask_2d(image_int, mask_half_widths(radius))
+        stats = (_kernels.masked_stats_int if raw_image.dtype.kind in "ui"
+                 else _kernels.masked_stats_float)
+        n, mean, std = stats(background.view(np.uint8), raw_image)
+        return (mean, std) if n > 1 else (mean, np.nan)
+    background = ~binary_dilation(image_int, structure=binary_mask(radius))
+    n = background.sum()
+    if n == 0:
+        return np.nan, np.nan
+    values = raw_image[background]
+    return values.mean(), (values.std() if n > 1 else np.nan)
+
+
+def static_error(raw_mass, black_level, noise, radius, noise_size):
+    """trackpy's ``ep``: noise / (background-corrected mass) * noise_size *
+    sqrt(sum over the mask of x_i**2). One column if radius and noise_size are
+    isotropic, else one per axis."""
+    n_px = int(binary_mask(radius).sum())
+    moments = root_sum_x_squared(radius)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = noise / (raw_mass - n_px * black_level)
+        if len(set(radius)) == 1 and len(set(noise_size)) == 1:
+            return ratio * noise_size[0] * moments[0]
+        return ratio[:, np.newaxis] * (np.asarray(noise_size) * moments)[np.newaxis, :]
