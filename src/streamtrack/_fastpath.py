@@ -21,6 +21,7 @@ def _probe():
 
     from . import _kernels
     from ._masks import binary_mask, mask_half_widths
+    from ._maxima import _fast_maxima
     from ._preprocess import boxcar, gaussian_kernel, lowpass
 
     rng = np.random.default_rng(12345)
@@ -28,22 +29,26 @@ def _probe():
         top = np.iinfo(dtype).max
         image = rng.integers(0, top, (37, 53), endpoint=True).astype(dtype)
         for sigma, size in ((1, (11, 11)), (1.5, (9, 13))):
-            if not np.array_equal(_kernels.lowpass_2d(image, gaussian_kernel(sigma, 4)),
-                                  lowpass(image, sigma)):
+            got = np.empty(image.shape)
+            _kernels.lowpass_2d(image, gaussian_kernel(sigma, 4), np.empty(image.shape), got)
+            if not np.array_equal(got, lowpass(image, sigma)):
                 return "lowpass"
-            if not np.array_equal(_kernels.boxcar_2d(image, *size), boxcar(image, size)):
+            got = _kernels.boxcar_2d(image, *size, np.empty_like(image), np.empty_like(image))
+            if not np.array_equal(got, boxcar(image, size)):
                 return "boxcar"
         sparse = np.where(rng.random(image.shape) < 0.05, image, 0).astype(dtype)
         for size in ((16, 16), (15, 8)):
             dilation = ndimage.grey_dilation(sparse, size, mode="constant")
             want = np.argwhere((sparse == dilation) & (sparse > 3))
             want = want[np.all((want >= 2) & (want <= np.array(sparse.shape) - 3), axis=1)]
-            got = _kernels.max_filter_maxima_2d(sparse, size[0], size[1], 3, 2, 2)
+            got = _fast_maxima(sparse, size, 3, (2, 2))
             if not np.array_equal(got, want):
                 return "grey_dilation"
         for radius in ((5, 5), (3, 4)):
             background = ~ndimage.binary_dilation(sparse, structure=binary_mask(radius))
-            got = _kernels.background_mask_2d(sparse, mask_half_widths(radius))
+            got = _kernels.background_mask_2d(sparse, mask_half_widths(radius),
+                                              np.empty(sparse.shape, np.int32),
+                                              np.empty(sparse.shape, bool))
             if not np.array_equal(got, background):
                 return "binary_dilation"
     return None

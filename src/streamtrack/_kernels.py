@@ -24,12 +24,11 @@ _JIT = dict(cache=True, nogil=True)
 
 
 @numba.njit(**_JIT)
-def lowpass_2d(image, weights):
+def lowpass_2d(image, weights, tmp, out):
     """Gaussian lowpass (float64 out) of a 2-D image, zero padded, axis 0 then 1."""
     ny, nx = image.shape
     half = weights.shape[0] // 2
     centre = weights[half]
-    tmp = np.empty((ny, nx), dtype=np.float64)
     # axis 0: output row y combines rows y-j and y+j (zero outside the image),
     # accumulated in scipy's order: centre first, then the outermost pair inwards
     for y in range(ny):
@@ -52,7 +51,6 @@ def lowpass_2d(image, weights):
             else:
                 for x in range(nx):
                     out_row[x] += 0.0 * w
-    out = np.empty((ny, nx), dtype=np.float64)
     padded = np.zeros(nx + 2 * half, dtype=np.float64)
     for y in range(ny):
         padded[half:half + nx] = tmp[y]
@@ -64,28 +62,10 @@ def lowpass_2d(image, weights):
             w = weights[half - j]
             for x in range(nx):
                 out_row[x] += (padded[x + half - j] + padded[x + half + j]) * w
-    return out
 
 
 @numba.njit(**_JIT)
-def _boxcar_line(src, dst, size):
-    # uniform_filter1d, mode='nearest', origin 0: window [i - s1, i + s2]
-    n = src.shape[0]
-    s1 = size // 2
-    acc = 0.0
-    for k in range(-s1, size - s1):
-        idx = min(max(k, 0), n - 1)
-        acc += np.float64(src[idx])
-    dst[0] = acc / size
-    for i in range(1, n):
-        add = min(i + size - s1 - 1, n - 1)
-        sub = max(i - s1 - 1, 0)
-        acc += np.float64(src[add]) - np.float64(src[sub])
-        dst[i] = acc / size
-
-
-@numba.njit(**_JIT)
-def boxcar_2d(image, size_y, size_x):
+def boxcar_2d(image, size_y, size_x, first, result):
     """Boxcar average in the image's integer dtype (truncating, like scipy).
 
     The running sums are sums of integers, exact in float64 in any order, so
@@ -93,7 +73,7 @@ def boxcar_2d(image, size_y, size_x):
     """
     ny, nx = image.shape
     # scipy writes pass 1 into the integer output, so pass 2 reads truncated values
-    first = image.copy()
+    first[:, :] = image
     if size_y > 1:
         s1 = size_y // 2
         acc = np.zeros(nx, dtype=np.float64)
@@ -108,13 +88,25 @@ def boxcar_2d(image, size_y, size_x):
             sub = max(y - s1, 0)
             for x in range(nx):
                 acc[x] += np.float64(image[add, x]) - np.float64(image[sub, x])
-    result = first.copy()
+    result[:, :] = first
     if size_x > 1:
-        line = np.empty(nx, dtype=np.float64)
+        # window sums from integer prefix sums (exact, like scipy's double sums
+        # of integers), with the 'nearest' edge repeated s1 / s2 times
+        s1 = size_x // 2
+        s2 = size_x - s1 - 1
+        prefix = np.empty(nx + size_x, dtype=np.int64)
         for y in range(ny):
-            _boxcar_line(first[y], line, size_x)
+            row = first[y]
+            prefix[0] = 0
+            for k in range(s1):
+                prefix[k + 1] = prefix[k] + np.int64(row[0])
             for x in range(nx):
-                result[y, x] = line[x]
+                prefix[s1 + x + 1] = prefix[s1 + x] + np.int64(row[x])
+            for k in range(s2):
+                prefix[s1 + nx + k + 1] = prefix[s1 + nx + k] + np.int64(row[nx - 1])
+            out = result[y]
+            for x in range(nx):
+                out[x] = np.float64(prefix[x + size_x] - prefix[x]) / size_x
     return result
 
 
@@ -159,33 +151,43 @@ def nonzero_histogram(image, n_bins):
 
 
 @numba.njit(**_JIT)
-def _window_max(padded, n, w):
-    """In place: ``padded[i] = max(padded[i : i + w])`` for ``i < n`` along axis 0.
+def _window_max(padded, spare, n, w):
+    """``max(padded[i : i + w])`` along axis 0 for ``i < n``; returns the array
+    (``padded`` or ``spare``) whose first ``n`` rows hold the result.
 
     Doubling: after the pass with step k every entry holds the max of 2k
     consecutive ones; two overlapping power-of-two windows then cover w.
-    Works on whole rows at a time, so the inner loop is a vector max.
+    Passes alternate between two arrays, whole rows at a time, so that the
+    inner loop is a plain vector max (in place, the overlap defeats SIMD).
     """
+    src = padded
+    dst = spare
     length = padded.shape[0]
     k = 1
     while 2 * k <= w:
         for i in range(length - k):
-            a = padded[i]
-            b = padded[i + k]
+            a = src[i]
+            b = src[i + k]
+            c = dst[i]
             for x in range(a.shape[0]):
-                a[x] = max(a[x], b[x])
+                c[x] = max(a[x], b[x])
         length -= k
         k *= 2
+        src, dst = dst, src
     if k < w:
         for i in range(n):
-            a = padded[i]
-            b = padded[i + w - k]
+            a = src[i]
+            b = src[i + w - k]
+            c = dst[i]
             for x in range(a.shape[0]):
-                a[x] = max(a[x], b[x])
+                c[x] = max(a[x], b[x])
+        src, dst = dst, src
+    return src
 
 
 @numba.njit(**_JIT)
-def max_filter_maxima_2d(image, size_y, size_x, threshold, margin_y, margin_x):
+def max_filter_maxima_2d(image, size_y, size_x, threshold, margin_y, margin_x, tpad, tspare,
+                         pad, spare, is_max):
     """Pixels equal to their box-window maximum and above ``threshold``, outside
     the margins, in C raster order (as ``np.where``).
 
@@ -197,23 +199,25 @@ def max_filter_maxima_2d(image, size_y, size_x, threshold, margin_y, margin_x):
     ly = size_y - 1 - size_y // 2
     lx = size_x - 1 - size_x // 2
     # x direction on the transpose, so that both passes run along axis 0
-    tpad = np.zeros((nx + size_x - 1, ny), dtype=image.dtype)
+    tpad[:lx] = 0
+    tpad[lx + nx:] = 0
     for y in range(ny):
         for x in range(nx):
             tpad[x + lx, y] = image[y, x]
-    _window_max(tpad, nx, size_x)
-    pad = np.zeros((ny + size_y - 1, nx), dtype=image.dtype)
+    trow = _window_max(tpad, tspare, nx, size_x)
+    pad[:ly] = 0
+    pad[ly + ny:] = 0
     for x in range(nx):
         for y in range(ny):
-            pad[y + ly, x] = tpad[x, y]
-    _window_max(pad, ny, size_y)
+            pad[y + ly, x] = trow[x, y]
+    dilation = _window_max(pad, spare, ny, size_y)
     # integer pixels: v > threshold  <=>  v > floor(threshold)
     limit = np.int64(min(np.floor(threshold), np.float64(np.iinfo(image.dtype).max)))
-    is_max = np.zeros((ny, nx), dtype=np.uint8)
+    is_max[:, :] = 0
     count = 0
     for y in range(margin_y, ny - margin_y):
         row = image[y]
-        dil = pad[y]
+        dil = dilation[y]
         flags = is_max[y]
         for x in range(margin_x, nx - margin_x):
             flag = (np.int64(row[x]) > limit) & (row[x] == dil[x])
@@ -232,7 +236,7 @@ def max_filter_maxima_2d(image, size_y, size_x, threshold, margin_y, margin_x):
 
 
 @numba.njit(**_JIT)
-def background_mask_2d(image, half_widths):
+def background_mask_2d(image, half_widths, hdist, background):
     """1 where ``image`` is 0 and farther than the elliptical mask from every
     nonzero pixel: ``~binary_dilation(image, structure=ellipse)``.
 
@@ -243,7 +247,6 @@ def background_mask_2d(image, half_widths):
     far = nx + 1
     # horizontal distance from each pixel to the nearest nonzero pixel in its
     # row: the ellipse covers (y, x) iff some row y+dy has one within half_widths
-    hdist = np.empty((ny, nx), dtype=np.int32)
     for y in range(ny):
         last = -far
         row = image[y]
@@ -257,7 +260,7 @@ def background_mask_2d(image, half_widths):
             if row[x] != 0:
                 last = x
             h[x] = min(h[x], last - x)
-    background = np.ones((ny, nx), dtype=np.bool_)
+    background[:, :] = True
     for y in range(ny):
         bg = background[y]
         for dy in range(max(-ry, -y), min(ry, ny - 1 - y) + 1):

@@ -10,6 +10,7 @@ from ._masks import flat_offsets, refine_masks, validate_tuple
 from ._maxima import local_maxima, where_close
 from ._noise import measure_noise, static_error
 from ._preprocess import bandpass_to_int, invert_image
+from ._workspace import buffer
 
 SHIFT_THRESH = 0.6  # trackpy's: move the integer centre when the COM is off by more
 
@@ -190,9 +191,16 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     is_float = image.dtype.kind == "f"
     if threshold is None:
         threshold = 1 / 255.0 if is_float else 1
-    if invert:
+    if invert and not is_float:
+        # bitwise inversion into a reused buffer (also makes it contiguous)
+        image = np.bitwise_xor(image, np.iinfo(image.dtype).max,
+                               out=buffer("inverted", image.shape, image.dtype))
+    elif invert:
         image = invert_image(image)
-    image = np.ascontiguousarray(image)
+    if not image.flags.c_contiguous:
+        contiguous = buffer("contiguous", image.shape, image.dtype)
+        np.copyto(contiguous, image)
+        image = contiguous
     int_dtype = np.uint8 if is_float else image.dtype
     if preprocess:
         scale, image_int, counts = bandpass_to_int(image, noise_size, smoothing_size,

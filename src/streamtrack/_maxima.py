@@ -7,6 +7,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from . import _fastpath, _kernels
+from ._workspace import buffer
 
 
 def percentile_threshold(image, percentile, counts=None):
@@ -54,10 +55,9 @@ def local_maxima(image, separation, percentile, margin, counts=None):
         return empty
     size = [int(2 * s / np.sqrt(ndim)) for s in separation]
     if ndim == 2 and image.dtype in _fastpath.FAST_DTYPES and _fastpath.verified():
-        pos = _kernels.max_filter_maxima_2d(image, size[0], size[1], threshold,
-                                            int(margin[0]), int(margin[1]))
+        pos = _fast_maxima(image, size, threshold, margin)
         if len(pos) == 0:
-            anywhere = _kernels.max_filter_maxima_2d(image, size[0], size[1], threshold, 0, 0)
+            anywhere = _fast_maxima(image, size, threshold, (0, 0))
             _warn_empty(len(anywhere) == 0)
         return pos
     dilation = ndimage.grey_dilation(image, size, mode="constant")
@@ -72,6 +72,17 @@ def local_maxima(image, separation, percentile, margin, counts=None):
     if len(pos) == 0:
         _warn_empty(False)
     return pos
+
+
+def _fast_maxima(image, size, threshold, margin):
+    ny, nx = image.shape
+    return _kernels.max_filter_maxima_2d(
+        image, size[0], size[1], threshold, int(margin[0]), int(margin[1]),
+        buffer("maxima_tpad", (nx + size[1] - 1, ny), image.dtype),
+        buffer("maxima_tspare", (nx + size[1] - 1, ny), image.dtype),
+        buffer("maxima_pad", (ny + size[0] - 1, nx), image.dtype),
+        buffer("maxima_spare", (ny + size[0] - 1, nx), image.dtype),
+        buffer("maxima_flags", image.shape, np.uint8))
 
 
 def _warn_empty(no_maxima):

@@ -3,6 +3,7 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 
 from . import _fastpath, _kernels
+from ._workspace import buffer
 from ._masks import binary_mask, mask_half_widths, root_sum_x_squared
 
 
@@ -15,7 +16,9 @@ def measure_noise(image_int, raw_image, radius):
     ``(mean, NaN)`` with exactly one.
     """
     if image_int.ndim == 2 and _fastpath.verified():
-        background = _kernels.background_mask_2d(image_int, mask_half_widths(radius))
+        background = _kernels.background_mask_2d(image_int, mask_half_widths(radius),
+                                                 buffer("noise_hdist", image_int.shape, np.int32),
+                                                 buffer("noise_mask", image_int.shape, np.bool_))
         stats = (_kernels.masked_stats_int if raw_image.dtype.kind in "ui"
                  else _kernels.masked_stats_float)
         n, mean, std = stats(background.view(np.uint8), raw_image)

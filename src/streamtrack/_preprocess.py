@@ -11,6 +11,7 @@ import numpy as np
 from scipy.ndimage import correlate1d, uniform_filter1d
 
 from . import _fastpath, _kernels
+from ._workspace import buffer
 from ._masks import validate_tuple
 
 
@@ -148,12 +149,17 @@ def bandpass_to_int(image, noise_size, smoothing_size, threshold, int_dtype):
     """
     if _fastpath.usable(image, noise_size, smoothing_size):
         sigma = float(noise_size[0])
-        lowpassed = _kernels.lowpass_2d(image, gaussian_kernel(sigma, 4))
-        background = _kernels.boxcar_2d(image, int(smoothing_size[0]), int(smoothing_size[1]))
+        shape = image.shape
+        lowpassed = buffer("lowpass", shape, np.float64)
+        _kernels.lowpass_2d(image, gaussian_kernel(sigma, 4), buffer("lowpass_tmp", shape, np.float64),
+                            lowpassed)
+        background = _kernels.boxcar_2d(image, int(smoothing_size[0]), int(smoothing_size[1]),
+                                        buffer("boxcar_tmp", shape, image.dtype),
+                                        buffer("boxcar", shape, image.dtype))
         peak = _kernels.subtract_threshold_max(lowpassed, background, float(threshold))
         max_value = np.iinfo(int_dtype).max
         scale = 1.0 if peak == 0 else max_value / peak
-        out = np.empty(image.shape, dtype=int_dtype)
+        out = buffer("image_int", shape, int_dtype)
         counts = np.zeros(int(max_value) + 1, dtype=np.int64)
         _kernels.scale_to_int(lowpassed, scale, out, counts)
         counts[0] = 0

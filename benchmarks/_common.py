@@ -1,0 +1,34 @@
+"""Shared helpers for the benchmarks: data location, timing, one-thread setup."""
+import glob
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BULK_WATER = os.environ.get(
+    "STREAMTRACK_BULK_WATER",
+    os.path.join(HERE, "..", "..", "shared", "data", "bulk_water"))
+
+
+def bulk_water_files(n=None):
+    files = sorted(glob.glob(os.path.join(BULK_WATER, "*.png")))
+    if not files:
+        sys.exit(f"bulk_water PNGs not found in {BULK_WATER}; set STREAMTRACK_BULK_WATER")
+    return files[:n] if n else files
+
+
+def best_of(fn, repeat=3):
+    """Minimum wall time of ``repeat`` calls (the least disturbed run)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def single_thread():
+    """Pin BLAS/numba thread pools to one thread (call before importing them)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ[var] = "1"
