@@ -34,6 +34,13 @@ _EXPORTS = {
     "PandasHDFStoreBig": "stores",
     "PandasHDFStoreSingleNode": "stores",
     "StoreError": "exceptions",
+    "SubnetOversizeException": "exceptions",
+    "UnknownLinkingError": "exceptions",
+    "link": "linking",
+    "link_df": "linking",
+    "link_iter": "linking",
+    "link_df_iter": "linking",
+    "Linker": "linking",
 }
 
 __all__ = sorted(_EXPORTS) + ["synthetic", "__version__"]

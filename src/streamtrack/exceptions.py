@@ -3,3 +3,16 @@
 
 class StoreError(RuntimeError):
     """A framewise store cannot be read or written as asked (bad layout, closed store)."""
+
+
+class SubnetOversizeException(Exception):
+    """A linking subnetwork has more source particles than the solver may take.
+
+    Raised by the linkers when a subnetwork exceeds ``max_subnet_size`` (or
+    ``max_subnet_size_adaptive`` with adaptive search). Lower ``search_range``,
+    use ``adaptive_stop``, or raise the limit for that call.
+    """
+
+
+class UnknownLinkingError(Exception):
+    """Linked output failed an integrity check (kept for trackpy compatibility)."""

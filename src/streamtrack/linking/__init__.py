@@ -1,0 +1,7 @@
+"""Linking features into trajectories: trackpy's API on an array-based core."""
+from ..exceptions import SubnetOversizeException, UnknownLinkingError
+from ._api import link, link_df, link_df_iter, link_iter
+from ._linker import Linker
+
+__all__ = ["Linker", "link", "link_df", "link_df_iter", "link_iter",
+           "SubnetOversizeException", "UnknownLinkingError"]

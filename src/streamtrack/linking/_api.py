@@ -1,0 +1,213 @@
+"""trackpy's linking entry points, all on one :class:`Linker`.
+
+``link``/``link_df`` take a whole DataFrame, ``link_iter`` arrays, and
+``link_df_iter`` streams per-frame DataFrames (a store, a generator, ...):
+the same core, so the same trajectories. Gaps are counted in frame numbers
+everywhere (trackpy's ``link_df_iter`` counts delivered frames instead).
+"""
+import itertools
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from ._linker import Linker
+
+
+def _pos_columns(columns, pos_columns):
+    if pos_columns is not None:
+        return list(pos_columns)
+    return ["z", "y", "x"] if "z" in columns else ["y", "x"]
+
+
+def _check_columns(df, pos_columns, t_column, where):
+    missing = [c for c in list(pos_columns) + [t_column] if c not in df.columns]
+    if missing:
+        raise ValueError(f"{where} has no column {missing[0]!r} (columns: {list(df.columns)}); "
+                         "pass pos_columns=[...] / t_column=... to name the right ones.")
+
+
+def _frame_numbers(values, t_column):
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        return values.astype(np.int64)
+    raise ValueError(f"column {t_column!r} must hold integer frame numbers, got "
+                     f"dtype {values.dtype}.")
+
+
+def _positions(df, pos_columns, where):
+    coords = df[pos_columns].to_numpy(dtype=float)
+    if not np.all(np.isfinite(coords)):
+        raise ValueError(f"{where} has NaN or infinite positions in {pos_columns}; drop "
+                         "those rows first (e.g. df.dropna(subset=pos_columns)).")
+    return coords
+
+
+def link_iter(coords_iter, search_range, **kwargs):
+    """Link an iterable of coordinate arrays; yield ``(t, particle_ids)`` per frame.
+
+    Parameters
+    ----------
+    coords_iter : iterable
+        ``(N, ndim)`` arrays (frames numbered 0, 1, ...) or ``(t, array)`` pairs.
+    search_range : float or tuple
+        Largest displacement between frames (one per axis if a tuple).
+    **kwargs
+        Options of :class:`streamtrack.linking.Linker` (memory, predictor,
+        adaptive_stop, adaptive_step, neighbor_strategy, link_strategy,
+        dist_func, to_eucl, max_subnet_size, max_subnet_size_adaptive).
+
+    Yields
+    ------
+    (int, ndarray of int64)
+        The frame number and one particle id per input row.
+
+    Examples
+    --------
+    >>> frames = [np.array([[0.0, 0.0], [5.0, 5.0]]), np.array([[5.2, 5.0], [0.1, 0.0]])]
+    >>> [ids.tolist() for t, ids in link_iter(frames, 1.0)]
+    [[0, 1], [1, 0]]
+    """
+    linker = Linker(search_range, **kwargs)
+    items = iter(coords_iter)
+    try:
+        first = next(items)
+    except StopIteration:
+        return
+    items = itertools.chain([first], items)
+    pairs = isinstance(first, tuple) and len(first) == 2 and \
+        isinstance(first[0], (numbers.Integral, np.integer))
+    for i, item in enumerate(items):
+        t, coords = item if pairs else (i, item)
+        yield int(t), linker.step(t, coords)
+
+
+def link(f, search_range, pos_columns=None, t_column='frame', **kwargs):
+    """Link features of a whole DataFrame into trajectories.
+
+    Parameters
+    ----------
+    f : DataFrame
+        Features with position columns and a frame-number column.
+    search_range : float or tuple
+        Largest displacement between frames (one per axis if a tuple).
+    pos_columns : list of str, optional
+        Default ``['y', 'x']``, or ``['z', 'y', 'x']`` when there is a ``z``.
+    t_column : str, optional
+        Frame-number column. Default 'frame'.
+    **kwargs
+        Options of :class:`streamtrack.linking.Linker` (memory, predictor, ...).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``f`` sorted by frame (stable; index kept) with an int64
+        ``particle`` column.
+
+    Raises
+    ------
+    TypeError
+        ``f`` is not a DataFrame.
+    ValueError
+        Missing columns, NaN/inf positions, non-integer frame numbers, a
+        non-positive search_range.
+    SubnetOversizeException
+        A subnetwork beyond the size limits.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({'frame': [0, 0, 1, 1], 'y': [0., 5., 5.2, .1], 'x': [0., 5., 5., 0.]})
+    >>> link(f, 1.0)['particle'].tolist()
+    [0, 1, 1, 0]
+    """
+    if not isinstance(f, pd.DataFrame):
+        raise TypeError(f"link() takes a DataFrame of features, got {type(f).__name__}; "
+                        "for an iterable of frames use link_df_iter().")
+    pos_columns = _pos_columns(f.columns, pos_columns)
+    _check_columns(f, pos_columns, t_column, "the DataFrame")
+    t = _frame_numbers(f[t_column].to_numpy(), t_column)
+    coords = _positions(f, pos_columns, "the DataFrame")
+    linker = Linker(search_range, **kwargs)  # validates options before any work
+    order = np.argsort(t, kind="stable")
+    t, coords = t[order], coords[order]
+    particle = np.empty(len(t), dtype=np.int64)
+    if len(t):
+        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+        stops = np.r_[starts[1:], len(t)]
+        for a, b in zip(starts, stops):
+            particle[a:b] = linker.step(t[a], coords[a:b])
+    result = f.iloc[order].copy()
+    result["particle"] = particle
+    return result
+
+
+link_df = link
+
+
+def link_df_iter(f_iter, search_range, pos_columns=None, t_column='frame', **kwargs):
+    """Link per-frame DataFrames as they stream by; yield each with ``particle``.
+
+    Reads one frame at a time, so a store of any length links in constant
+    memory; the caller may ``put`` each yielded frame back into the store it
+    reads from.
+
+    Parameters
+    ----------
+    f_iter : iterable of DataFrame
+        One DataFrame per frame, in increasing frame order: a framewise store,
+        a generator, a list. Empty frames are allowed.
+    search_range : float or tuple
+        Largest displacement between frames (one per axis if a tuple).
+    pos_columns : list of str, optional
+        Default ``['y', 'x']``, or ``['z', 'y', 'x']`` when there is a ``z``
+        (decided on the first non-empty frame).
+    t_column : str, optional
+        Frame-number column. Default 'frame'.
+    **kwargs
+        Options of :class:`streamtrack.linking.Linker` (memory, predictor, ...).
+
+    Yields
+    ------
+    DataFrame
+        A copy of each frame (index kept) with an int64 ``particle`` column.
+
+    Raises
+    ------
+    TypeError
+        ``f_iter`` is a single DataFrame, or yields something else.
+    ValueError
+        Missing columns, NaN/inf positions, several or non-integer frame
+        numbers in one DataFrame, frames out of order or repeated (raised
+        before that frame is yielded).
+
+    Examples
+    --------
+    >>> frames = [pd.DataFrame({'frame': [t], 'y': [t * 0.5], 'x': [0.0]}) for t in range(3)]
+    >>> [int(df['particle'].iloc[0]) for df in link_df_iter(frames, 1.0)]
+    [0, 0, 0]
+    """
+    if isinstance(f_iter, pd.DataFrame):
+        raise TypeError("link_df_iter() takes an iterable of per-frame DataFrames (a store, "
+                        "a generator, a list); for one DataFrame use link(), or "
+                        "(df for _, df in f.groupby('frame')).")
+    linker = Linker(search_range, **kwargs)
+    for df in f_iter:
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"link_df_iter() expects DataFrames, one per frame, got "
+                            f"{type(df).__name__}.")
+        out = df.copy()
+        if len(df) == 0:
+            out["particle"] = pd.Series(dtype=np.int64)
+            yield out
+            continue
+        cols = _pos_columns(df.columns, pos_columns)
+        _check_columns(df, cols, t_column, "a frame")
+        t = _frame_numbers(df[t_column].to_numpy(), t_column)
+        if np.any(t != t[0]):
+            raise ValueError(f"a DataFrame passed to link_df_iter holds several frames "
+                             f"({sorted(set(t.tolist()))[:5]}...); pass one frame at a time.")
+        coords = _positions(df, cols, f"frame {t[0]}")
+        out["particle"] = linker.step(t[0], coords)
+        yield out
