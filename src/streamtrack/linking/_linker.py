@@ -11,6 +11,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..exceptions import SubnetOversizeException
+from ._assignment import solve_groups
 from ._solver import _components, solve_adaptive, solve_subnet
 
 LINK_STRATEGIES = ("auto", "recursive", "nonrecursive", "numba", "hybrid", "drop")
@@ -285,15 +286,73 @@ class Linker:
         # one source, one destination: link directly (most of a sparse frame)
         simple = (src_count[edge_label] == 1) & (dst_count[edge_label] == 1)
         out_src, out_dst = [si[simple]], [di[simple]]
-        rest = np.flatnonzero(~simple)
-        if len(rest):
-            order = rest[np.argsort(edge_label[rest], kind="stable")]
+        rest = ~simple
+        if rest.any():
+            a, b = self._solve_rest(n_src, n_dst, labels, src_count, dst_count,
+                                    si[rest], di[rest], dist[rest], edge_label[rest])
+            out_src.append(a)
+            out_dst.append(b)
+        return np.concatenate(out_src), np.concatenate(out_dst)
+
+    def _solve_rest(self, n_src, n_dst, labels, src_count, dst_count, si, di, dist, edge_label):
+        """Subnetworks with more than one source or destination."""
+        groups = np.unique(edge_label)
+        compiled = np.zeros(len(src_count), dtype=bool)
+        if not callable(self.link_strategy) and self.link_strategy != "drop":
+            limit = (self.max_subnet_size_adaptive if self.adaptive_stop is not None
+                     else self.max_subnet_size)
+            sizes = src_count[groups]
+            if self.adaptive_stop is None and sizes.max() > limit:
+                raise SubnetOversizeException(
+                    f"Subnetwork contains {sizes.max()} source particles (limit "
+                    f"max_subnet_size={limit}); lower search_range, pass adaptive_stop "
+                    "to shrink it where particles crowd, or raise max_subnet_size.")
+            compiled[groups[sizes <= limit]] = True
+        out_src, out_dst = [], []
+        # the few groups compiled code does not take: one Python call each
+        python = ~compiled[edge_label]
+        if python.any():
+            idx = np.flatnonzero(python)
+            order = idx[np.argsort(edge_label[idx], kind="stable")]
             bounds = np.flatnonzero(np.diff(edge_label[order])) + 1
             for group in np.split(order, bounds):
                 a, b = self._solve_group(si[group], di[group], dist[group])
                 out_src.append(a)
                 out_dst.append(b)
+        if compiled.any():
+            a, b = self._solve_compiled(n_src, n_dst, labels, compiled, src_count, dst_count,
+                                        si[~python], di[~python], dist[~python],
+                                        edge_label[~python])
+            out_src.append(a)
+            out_dst.append(b)
         return np.concatenate(out_src), np.concatenate(out_dst)
+
+    def _solve_compiled(self, n_src, n_dst, labels, compiled, src_count, dst_count,
+                        si, di, dist, edge_label):
+        """Lay the groups out contiguously (CSR) and solve them in one call."""
+        groups = np.flatnonzero(compiled)
+
+        def members(node_labels, counts):
+            idx = np.flatnonzero(compiled[node_labels])
+            idx = idx[np.argsort(node_labels[idx], kind="stable")]
+            ptr = np.concatenate([[0], np.cumsum(counts[groups])])
+            local = np.empty(len(node_labels), np.int64)
+            position = np.searchsorted(groups, node_labels[idx])
+            local[idx] = np.arange(len(idx)) - ptr[position]
+            return idx, ptr, local
+
+        src_global, src_ptr, src_local = members(labels[:n_src], src_count)
+        dst_global, dst_ptr, dst_local = members(labels[n_src:], dst_count)
+        order = np.argsort(edge_label, kind="stable")
+        edge_counts = np.bincount(edge_label, minlength=len(compiled))[groups]
+        edge_ptr = np.concatenate([[0], np.cumsum(edge_counts)])
+        out_src = np.empty(len(src_global), np.int64)
+        out_dst = np.empty(len(src_global), np.int64)
+        count = solve_groups(src_ptr, dst_ptr, edge_ptr, src_global, dst_global,
+                             src_local[si[order]], dst_local[di[order]],
+                             np.ascontiguousarray(dist[order]), self.search_range,
+                             out_src, out_dst)
+        return out_src[:count], out_dst[:count]
 
     def _solve_group(self, si, di, dist):
         src_members, s_local = np.unique(si, return_inverse=True)
@@ -303,9 +362,13 @@ class Linker:
         if callable(strategy):
             a, b = self._call_subnet_linker(n_s, n_d, s_local, d_local, dist)
         elif strategy == "drop":
-            if n_s > 1 and n_d > 1:
-                return np.empty(0, np.int64), np.empty(0, np.int64)
-            a, b = solve_subnet(n_s, n_d, s_local, d_local, dist, self.search_range)
+            # trackpy's 'drop': refuse every subnetwork beyond one-to-one (those
+            # never get here); still report the ones that would be oversize
+            if n_s > self.max_subnet_size:
+                raise SubnetOversizeException(
+                    f"Subnetwork contains {n_s} source particles (limit "
+                    f"max_subnet_size={self.max_subnet_size}).")
+            return np.empty(0, np.int64), np.empty(0, np.int64)
         elif self.adaptive_stop is not None:
             a, b = solve_adaptive(n_s, n_d, s_local, d_local, dist, self.search_range,
                                   max_size=self.max_subnet_size_adaptive,
