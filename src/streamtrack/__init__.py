@@ -43,12 +43,13 @@ _EXPORTS = {
     "Linker": "linking",
 }
 
-__all__ = sorted(_EXPORTS) + ["synthetic", "__version__"]
+_SUBMODULES = ("synthetic", "predict", "linking")
+__all__ = sorted(_EXPORTS) + list(_SUBMODULES) + ["__version__"]
 
 
 def __getattr__(name):
-    if name == "synthetic":
-        return import_module(".synthetic", __name__)
+    if name in _SUBMODULES:
+        return import_module("." + name, __name__)
     try:
         module = _EXPORTS[name]
     except KeyError:

@@ -230,6 +230,18 @@ def test_trackpy_predictors_work_with_our_linker():
                      pos_columns=["y", "x"])):
         linked = pd.concat(pred.wrap(st.link_df_iter, frames, 4))
         assert partition(linked) == partition(linked, "truth")
+    # our own equivalents, through their own wrappers
+    for pred in (st.predict.DriftPredict(initial_guess=[6, 0], pos_columns=["y", "x"]),
+                 st.predict.NearestVelocityPredict(
+                     initial_guess_positions=pos0, initial_guess_vels=np.tile([6.0, 0], (n, 1)),
+                     pos_columns=["y", "x"])):
+        linked = pd.concat(pred.link_df_iter(frames, 4))
+        assert partition(linked) == partition(linked, "truth")
+        whole = pred.__class__(**({"initial_guess": [6, 0]} if isinstance(
+            pred, st.predict.DriftPredict) else {"initial_guess_positions": pos0,
+            "initial_guess_vels": np.tile([6.0, 0], (n, 1))}), pos_columns=["y", "x"])
+        assert partition(whole.link_df(pd.concat(frames, ignore_index=True), 4)) == \
+            partition(pd.concat(frames, ignore_index=True), "truth")
 
 
 def test_bad_input_is_clear_and_raised_before_writing():
