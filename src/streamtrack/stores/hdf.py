@@ -1,0 +1,292 @@
+"""trackpy's three HDF5 store layouts, file-compatible with trackpy both ways.
+
+- :class:`PandasHDFStore`: one pandas table node ``Frame_<n>`` per frame.
+- :class:`PandasHDFStoreBig`: the same nodes, plus the frame list cached in a
+  ``_Frames_Cache`` node (listing 10^4+ nodes is slow in HDF5).
+- :class:`PandasHDFStoreSingleNode`: one appendable table ``FrameData``.
+
+Every ``put`` validates its frame, replaces an existing frame instead of
+duplicating it, and is flushed before it returns.
+"""
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import StoreError
+from .base import FramewiseData
+
+KEY_PREFIX = "Frame_"
+CACHE_KEY = "_Frames_Cache"
+
+
+def code_key(frame_no):
+    """Node name of a frame: ``Frame_12``."""
+    return f"{KEY_PREFIX}{int(frame_no)}"
+
+
+def _frame_number(df, t_column):
+    value = df[t_column].iloc[0]
+    if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+        raise ValueError(f"column {t_column!r} must hold integer frame numbers, got {value!r}.")
+    return int(value)
+
+
+class _HDFStoreBase(FramewiseData):
+    def __init__(self, filename, mode="a", t_column="frame", **kwargs):
+        self.filename = os.fspath(filename)
+        self.mode = mode
+        self._t_column = t_column
+        if mode == "r" and not os.path.exists(self.filename):
+            raise FileNotFoundError(f"no store at {self.filename!r}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            try:
+                self.store = pd.HDFStore(self.filename, mode, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - PyTables raises many kinds
+                raise StoreError(f"cannot open {self.filename!r} as an HDF5 store "
+                                 f"(mode {mode!r}): {exc}") from exc
+
+    @property
+    def t_column(self):
+        return self._t_column
+
+    @property
+    def _root(self):
+        if not self.store.is_open:
+            raise StoreError(f"the store {self.filename!r} is closed.")
+        return self.store._handle.root
+
+    def _writable(self):
+        if self.mode == "r":
+            raise StoreError(f"{self.filename!r} was opened read-only (mode='r'); open it "
+                             "with mode='a' to put frames.")
+
+    def close(self):
+        if self.store.is_open:
+            self.store.close()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.filename!r}, {len(self)} frames>"
+
+
+class PandasHDFStore(_HDFStoreBase):
+    """Save each frame's features in its own ``Frame_<n>`` node (trackpy's layout).
+
+    Parameters
+    ----------
+    filename : str or path
+        HDF5 file; created if needed.
+    mode : {'a', 'r', 'r+', 'w'}, optional
+        As for ``pandas.HDFStore``. Default 'a'.
+    t_column : str, optional
+        Frame-number column. Default 'frame'.
+    **kwargs
+        Passed to ``pandas.HDFStore`` (e.g. ``complevel=5, complib='zlib'``).
+
+    Raises
+    ------
+    StoreError
+        The file exists but is not HDF5, or cannot be opened in that mode.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), 'f.h5')
+    >>> with PandasHDFStore(path) as s:
+    ...     s.put(pd.DataFrame({'frame': [3], 'y': [1.0], 'x': [2.0]}))
+    ...     print(s.frames, s.get(3)['x'].tolist())
+    [3] [2.0]
+    """
+
+    def put(self, df):
+        """Store one frame (replacing it if present) and flush.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Not a DataFrame; no frame column; several frames.
+        StoreError
+            The store is read-only.
+        """
+        self._writable()
+        if not self._validate(df):
+            return
+        frame_no = _frame_number(df, self.t_column)
+        key = code_key(frame_no)
+        root = self._root
+        if key in root._v_children:
+            # write the new frame first, then swap: a crash keeps old or new, never neither
+            tmp = "_new_" + key
+            if tmp in root._v_children:
+                self.store._handle.remove_node(root, tmp, recursive=True)
+            self.store.put(tmp, df, format="table", track_times=False)
+            self.store._handle.remove_node(root, key, recursive=True)
+            self.store._handle.rename_node(root, key, tmp)
+        else:
+            self.store.put(key, df, format="table", track_times=False)
+        self._after_put(frame_no)
+        self.store.flush()
+
+    def _after_put(self, frame_no):
+        pass
+
+    def get(self, frame_no):
+        """The features of frame ``frame_no``.
+
+        Raises
+        ------
+        KeyError
+            The frame is not in the store (the message names it and the file).
+        """
+        key = code_key(frame_no)
+        if key not in self._root._v_children:
+            raise KeyError(f"frame {frame_no} is not in {self.filename!r}")
+        return self.store.get(key)
+
+    @property
+    def frames(self):
+        """Sorted frame numbers, read off the node names (not ``HDFStore.keys()``)."""
+        names = self._root._v_children.keys()
+        return sorted(int(n[len(KEY_PREFIX):]) for n in names
+                      if n.startswith(KEY_PREFIX) and n[len(KEY_PREFIX):].lstrip("-").isdigit())
+
+
+class PandasHDFStoreBig(PandasHDFStore):
+    """Like :class:`PandasHDFStore`, with the frame list cached in ``_Frames_Cache``.
+
+    The cache is kept in memory, written to the file on ``close`` (when
+    writable) and dropped from the file on every ``put`` so that an
+    interrupted run never leaves a stale list behind.
+    """
+
+    def __init__(self, filename, mode="a", t_column="frame", **kwargs):
+        super().__init__(filename, mode=mode, t_column=t_column, **kwargs)
+        self._frames_cache = None
+        self._cache_on_disk_valid = CACHE_KEY in self._root._v_children
+
+    def _after_put(self, frame_no):
+        if self._cache_on_disk_valid or CACHE_KEY in self._root._v_children:
+            self.store._handle.remove_node(self._root, CACHE_KEY, recursive=True)
+            self._cache_on_disk_valid = False
+        if self._frames_cache is not None and frame_no not in self._frames_cache:
+            self._frames_cache = sorted(self._frames_cache + [frame_no])
+
+    @property
+    def frames(self):
+        if self._frames_cache is None:
+            if CACHE_KEY in self._root._v_children:
+                self._frames_cache = sorted(int(n) for n in self.store.get(CACHE_KEY).index)
+            else:
+                self._frames_cache = super().frames
+        return list(self._frames_cache)
+
+    def rebuild_cache(self):
+        """Forget the cached frame list and list the nodes again."""
+        self._frames_cache = None
+        return self.frames
+
+    def _flush_cache(self):
+        if self.mode == "r" or self._cache_on_disk_valid or not self.store.is_open:
+            return
+        frames = self.frames
+        cache = pd.DataFrame({"dummy": np.zeros(len(frames))}, index=pd.Index(frames))
+        self.store.put(CACHE_KEY, cache, format="table", track_times=False)
+        self._cache_on_disk_valid = True
+
+    def close(self):
+        if self.store.is_open:
+            self._flush_cache()
+        super().close()
+
+
+class PandasHDFStoreSingleNode(_HDFStoreBase):
+    """All frames in one appendable table (``FrameData``), every column queryable.
+
+    ``put`` of an existing frame replaces its rows; a frame bringing new
+    columns (linking adds ``particle``) makes the table be rewritten once with
+    them, the rows already stored getting -1 in new integer columns and NaN in
+    new float columns. So ``for f in link_df_iter(s, ...): s.put(f)`` leaves
+    one copy of every row (trackpy's SingleNode appends duplicates).
+
+    Parameters
+    ----------
+    filename : str or path
+    key : str, optional
+        Table node name. Default 'FrameData'.
+    mode, t_column, **kwargs
+        As for :class:`PandasHDFStore`.
+    use_tabular_copy : bool, optional
+        Accepted for trackpy compatibility; tables we write are always tabular.
+    """
+
+    def __init__(self, filename, key="FrameData", mode="a", t_column="frame",
+                 use_tabular_copy=False, **kwargs):
+        super().__init__(filename, mode=mode, t_column=t_column, **kwargs)
+        self.key = key
+        if key in self._root._v_children:
+            storer = self.store.get_storer(key)
+            if not storer.is_table:
+                raise StoreError(f"node {key!r} in {self.filename!r} is not a table; a "
+                                 "SingleNode store needs a table-format node.")
+
+    def _has_table(self):
+        return self.key in self._root._v_children
+
+    def _columns(self):
+        return list(self.store.select(self.key, start=0, stop=0).columns)
+
+    def put(self, df):
+        """Store one frame (replacing its rows if present) and flush."""
+        self._writable()
+        if not self._validate(df):
+            return
+        frame_no = _frame_number(df, self.t_column)
+        if self._has_table():
+            columns = self._columns()
+            new = [c for c in df.columns if c not in columns]
+            if new:
+                self._rewrite_with(new, df)
+                columns = self._columns()
+            missing = [c for c in columns if c not in df.columns]
+            df = df.assign(**{c: self._fill_value(c) for c in missing})[columns]
+            self.store.remove(self.key, where=f"{self.t_column} == {frame_no}")
+        self.store.append(self.key, df, format="table", data_columns=True)
+        self.store.flush()
+
+    def _fill_value(self, column):
+        dtype = self.store.select(self.key, start=0, stop=1)[column].dtype \
+            if column in self._columns() else np.dtype(float)
+        return -1 if dtype.kind in "iu" else np.nan
+
+    def _rewrite_with(self, new_columns, example):
+        data = self.store.select(self.key)
+        for c in new_columns:
+            kind = example[c].dtype.kind
+            data[c] = np.full(len(data), -1 if kind in "iu" else np.nan).astype(
+                example[c].dtype if kind in "iuf" else float)
+        data = data[list(example.columns) + [c for c in data.columns if c not in example.columns]]
+        tmp = "_new_" + self.key
+        if tmp in self._root._v_children:
+            self.store.remove(tmp)
+        self.store.append(tmp, data, format="table", data_columns=True)
+        self.store._handle.remove_node(self._root, self.key, recursive=True)
+        self.store._handle.rename_node(self._root, self.key, tmp)
+        self.store.flush()
+
+    def get(self, frame_no):
+        """The rows of frame ``frame_no`` (an indexed query, not a full read)."""
+        if not self._has_table():
+            raise KeyError(f"frame {frame_no} is not in {self.filename!r} (empty store)")
+        frame = self.store.select(self.key, where=f"{self.t_column} == {int(frame_no)}")
+        if len(frame) == 0:
+            raise KeyError(f"frame {frame_no} is not in {self.filename!r}")
+        return frame
+
+    @property
+    def frames(self):
+        if not self._has_table():
+            return []
+        return sorted(int(v) for v in
+                      pd.unique(self.store.select_column(self.key, self.t_column)))
