@@ -140,8 +140,8 @@ def cmd_demo(args):
                                              shape=(args.size, args.size), seed=args.seed)
     start = time.perf_counter()
     with tp.PandasHDFStore(path) as store, _progress(len(frames), "locate", args.quiet) as bar:
-        tp.batch(frames, args.diameter, output=store, processes="auto",
-                 after_locate=lambda n, f: (bar.update(1), f)[1])
+        tp.batch(frames, args.diameter, minmass=args.minmass, output=store,
+                 processes="auto", after_locate=lambda n, f: (bar.update(1), f)[1])
         elapsed = time.perf_counter() - start
         n_frames, found = len(store), store.dump()
     print(f"Located {len(found)} features in {n_frames} frames in {elapsed:.2f} s "
@@ -199,6 +199,8 @@ def build_parser():
     p.add_argument("--n-frames", type=int, default=100)
     p.add_argument("--size", type=int, default=256, help="frame width and height, px")
     p.add_argument("-d", "--diameter", type=int, default=11)
+    p.add_argument("--minmass", type=float, default=500,
+                   help="minimum feature mass (synthetic spots have ~1900, noise < 150)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="folder for demo.h5 (default: a temp dir)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
