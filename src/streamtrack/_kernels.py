@@ -302,29 +302,6 @@ def masked_stats_int(mask, raw):
 
 
 @numba.njit(**_JIT)
-def masked_stats_float(mask, raw):
-    """``(count, mean, std)`` of float ``raw`` where ``mask`` (two passes)."""
-    ny, nx = mask.shape
-    count = 0
-    total = 0.0
-    for y in range(ny):
-        for x in range(nx):
-            if mask[y, x]:
-                count += 1
-                total += raw[y, x]
-    if count == 0:
-        return 0, np.nan, np.nan
-    mean = total / count
-    sq = 0.0
-    for y in range(ny):
-        for x in range(nx):
-            if mask[y, x]:
-                d = raw[y, x] - mean
-                sq += d * d
-    return count, mean, np.sqrt(sq / count)
-
-
-@numba.njit(**_JIT)
 def refine_com(image, raw, coords, radius, max_iterations, shift_thresh,
                mask_offsets, mask_coords, r2, x2, cosm, sinm, characterize,
                isotropic, results):

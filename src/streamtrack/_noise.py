@@ -19,11 +19,12 @@ def measure_noise(image_int, raw_image, radius):
         background = _kernels.background_mask_2d(image_int, mask_half_widths(radius),
                                                  buffer("noise_hdist", image_int.shape, np.int32),
                                                  buffer("noise_mask", image_int.shape, np.bool_))
-        stats = (_kernels.masked_stats_int if raw_image.dtype.kind in "ui"
-                 else _kernels.masked_stats_float)
-        n, mean, std = stats(background.view(np.uint8), raw_image)
-        return (mean, std) if n > 1 else (mean, np.nan)
-    background = ~binary_dilation(image_int, structure=binary_mask(radius))
+        if raw_image.dtype.kind in "ui":
+            n, mean, std = _kernels.masked_stats_int(background.view(np.uint8), raw_image)
+            return (mean, std) if n > 1 else (mean, np.nan)
+    else:
+        background = ~binary_dilation(image_int, structure=binary_mask(radius))
+    # float images: numpy's own reductions, in the image's precision, as trackpy
     n = background.sum()
     if n == 0:
         return np.nan, np.nan
@@ -35,7 +36,8 @@ def static_error(raw_mass, black_level, noise, radius, noise_size):
     """trackpy's ``ep``: noise / (background-corrected mass) * noise_size *
     sqrt(sum over the mask of x_i**2). One column if radius and noise_size are
     isotropic, else one per axis."""
-    n_px = int(binary_mask(radius).sum())
+    # an int64 scalar, as trackpy's: with a Python int, N * float32 stays float32
+    n_px = np.int64(binary_mask(radius).sum())
     moments = root_sum_x_squared(radius)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = noise / (raw_mass - n_px * black_level)

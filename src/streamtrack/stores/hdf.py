@@ -191,6 +191,8 @@ class PandasHDFStoreBig(PandasHDFStore):
         if self.mode == "r" or self._cache_on_disk_valid or not self.store.is_open:
             return
         frames = self.frames
+        if not frames:  # pandas writes nothing for an empty table anyway
+            return
         cache = pd.DataFrame({"dummy": np.zeros(len(frames))}, index=pd.Index(frames))
         self.store.put(CACHE_KEY, cache, format="table", track_times=False)
         self._cache_on_disk_valid = True
