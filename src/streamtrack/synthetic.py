@@ -31,7 +31,7 @@ def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=
         Distance kept from the image edges. Default 12.
     min_separation : float, optional
         Minimum distance between particles at the start (placed on a jittered
-        grid). Default: ``3 * sqrt(2 * diffusion) + 10``.
+        grid). Default: ``16 + 4 * sqrt(2 * diffusion)``.
     seed : int, optional
         Random seed.
 
@@ -49,7 +49,7 @@ def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=
     lo = np.array([margin, margin], dtype=float)
     hi = np.array(shape[:2], dtype=float) - margin - 1
     if min_separation is None:
-        min_separation = 3 * np.sqrt(2 * diffusion) + 10
+        min_separation = 16 + 4 * np.sqrt(2 * diffusion)
     cells = np.floor((hi - lo) / min_separation).astype(int) + 1
     if cells.prod() < n_particles or np.any(hi <= lo):
         raise ValueError(f"{n_particles} particles do not fit in shape {shape} at "
@@ -57,7 +57,8 @@ def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=
                          "larger shape.")
     chosen = rng.choice(cells.prod(), n_particles, replace=False)
     grid = np.stack(np.unravel_index(chosen, cells), axis=1) * min_separation + lo
-    jitter = (min_separation - 10) / 2 if min_separation > 10 else 0
+    # jitter the grid, keeping starts at least 16 px apart (locate(.., 11) separates at 12)
+    jitter = max(min_separation - 16, 0) / 2
     pos = np.clip(grid + rng.uniform(-jitter, jitter, grid.shape), lo, hi)
     steps = rng.normal(0, np.sqrt(2 * diffusion), (n_frames, n_particles, 2))
     steps[0] = 0

@@ -45,7 +45,7 @@ def test_same_trajectories_as_trackpy_dense_walks(search_range, memory):
 def test_same_trajectories_as_trackpy_on_located_movie():
     from streamtrack import synthetic
 
-    frames, _ = synthetic.brownian_movie(n_particles=60, n_frames=25, shape=(160, 160),
+    frames, _ = synthetic.brownian_movie(n_particles=40, n_frames=25, shape=(220, 220),
                                          diffusion=1.5, seed=9)
     feats = st.batch(frames, 9)
     for sr, memory in ((3, 0), (5, 3)):
