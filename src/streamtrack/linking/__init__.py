@@ -2,6 +2,7 @@
 from ..exceptions import SubnetOversizeException, UnknownLinkingError
 from ._api import link, link_df, link_df_iter, link_iter
 from ._linker import Linker
+from ._output import LinkingOutput
 
-__all__ = ["Linker", "link", "link_df", "link_df_iter", "link_iter",
+__all__ = ["Linker", "LinkingOutput", "link", "link_df", "link_df_iter", "link_iter",
            "SubnetOversizeException", "UnknownLinkingError"]
