@@ -17,6 +17,9 @@ import pandas as pd
 from ..exceptions import StoreError
 from .base import FramewiseData
 
+# A frame node is read whole, so the PyTables index pandas builds by default
+# (two thirds of the cost of a put) is never used: skip it.
+_FRAME_NODE = dict(format="table", index=False, track_times=False)
 KEY_PREFIX = "Frame_"
 CACHE_KEY = "_Frames_Cache"
 
@@ -121,11 +124,11 @@ class PandasHDFStore(_HDFStoreBase):
             tmp = "_new_" + key
             if tmp in root._v_children:
                 self.store._handle.remove_node(root, tmp, recursive=True)
-            self.store.put(tmp, df, format="table", track_times=False)
+            self.store.put(tmp, df, **_FRAME_NODE)
             self.store._handle.remove_node(root, key, recursive=True)
             self.store._handle.rename_node(root, key, tmp)
         else:
-            self.store.put(key, df, format="table", track_times=False)
+            self.store.put(key, df, **_FRAME_NODE)
         self._after_put(frame_no)
         self.store.flush()
 
