@@ -256,9 +256,35 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
                 columns = self._columns()
             missing = [c for c in columns if c not in df.columns]
             df = df.assign(**{c: self._fill_value(c) for c in missing})[columns]
+            if self._replace_in_place(frame_no, df):
+                self.store.flush()
+                return
             self.store.remove(self.key, where=f"{self.t_column} == {frame_no}")
-        self.store.append(self.key, df, format="table", data_columns=True)
+        # no PyTables index: pandas would rebuild it on every append (O(table));
+        # get() scans the frame column in-kernel instead
+        self.store.append(self.key, df, format="table", data_columns=True, index=False)
         self.store.flush()
+
+    def _replace_in_place(self, frame_no, df):
+        """Overwrite the rows of ``frame_no`` where they are, when the new frame
+        has as many rows and the same columns (linking write-back): O(frame)
+        instead of removing rows from the middle of the table (O(table))."""
+        table = self.store.get_storer(self.key).table
+        rows = table.get_where_list(f"({self.t_column} == {frame_no})")
+        if len(rows) == 0 or len(rows) != len(df) or rows[-1] - rows[0] + 1 != len(rows):
+            return False
+        if set(table.colnames) != set(df.columns) | {"index"} or \
+                df.index.dtype.kind not in "iu":
+            return False
+        records = np.empty(len(df), dtype=table.dtype)
+        records["index"] = df.index.to_numpy()
+        for column in df.columns:
+            values = df[column].to_numpy()
+            if values.dtype.kind != records.dtype[column].kind:
+                return False  # e.g. strings: let pandas convert them
+            records[column] = values
+        table.modify_rows(int(rows[0]), int(rows[-1]) + 1, rows=records)
+        return True
 
     def _fill_value(self, column):
         dtype = self.store.select(self.key, start=0, stop=1)[column].dtype \
@@ -275,7 +301,7 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         tmp = "_new_" + self.key
         if tmp in self._root._v_children:
             self.store.remove(tmp)
-        self.store.append(tmp, data, format="table", data_columns=True)
+        self.store.append(tmp, data, format="table", data_columns=True, index=False)
         self.store._handle.remove_node(self._root, self.key, recursive=True)
         self.store._handle.rename_node(self._root, self.key, tmp)
         self.store.flush()
