@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import StoreError
+from ._fastread import read_frame_table
 from .base import FramewiseData
 
 # A frame node is read whole, so the PyTables index pandas builds by default
@@ -144,9 +145,11 @@ class PandasHDFStore(_HDFStoreBase):
             The frame is not in the store (the message names it and the file).
         """
         key = code_key(frame_no)
-        if key not in self._root._v_children:
+        children = self._root._v_children
+        if key not in children:
             raise KeyError(f"frame {frame_no} is not in {self.filename!r}")
-        return self.store.get(key)
+        frame = read_frame_table(children[key])
+        return self.store.get(key) if frame is None else frame
 
     @property
     def frames(self):

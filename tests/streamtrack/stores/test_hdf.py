@@ -178,3 +178,25 @@ def test_documented_subclass_example_runs():
     assert result.attempted >= 3 and result.failed == 0
     result = doctest.testmod(hdf, verbose=False)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_fast_reader_equals_pandas(tmp_path):
+    """get() reads simple numeric frames itself; it must equal HDFStore.get, and
+    hand anything else (strings, other index types) to pandas."""
+    path = tmp_path / "fast.h5"
+    named = frame(3, particle=np.arange(5, dtype=np.int64), flag=np.ones(5, bool))
+    named.index = pd.Index(np.arange(10, 15), name="feature")
+    frames = [frame(0), frame(1, ecc=np.float32(0.5)), named,
+              frame(4, label=["a"] * 5),
+              frame(5).set_index(pd.Index([f"r{i}" for i in range(5)]))]
+    with st.PandasHDFStore(path) as s:
+        for f in frames:
+            s.put(f)
+        for f in frames:
+            n = int(f["frame"].iloc[0])
+            got = s.get(n)
+            pd.testing.assert_frame_equal(got, s.store.get(hdf.code_key(n)))
+            pd.testing.assert_frame_equal(got, f, check_index_type=False)
+        fast = [hdf.read_frame_table(s._root._v_children[hdf.code_key(n)]) is not None
+                for n in (0, 1, 3, 4, 5)]
+    assert fast == [True, True, True, False, False]
