@@ -281,3 +281,20 @@ def test_empty_frames_and_empty_input():
     assert len(st.link(empty, 3)) == 0
     out = list(st.link_df_iter([empty, empty], 3))
     assert all("particle" in o.columns and len(o) == 0 for o in out)
+
+
+def test_same_ids_in_another_process(tmp_path):
+    """No hashing or global state decides ids: a fresh interpreter agrees."""
+    import subprocess
+    import sys
+
+    f = walks(300, 8, spacing=9.0, step=1.5, seed=11)
+    path = tmp_path / "walks.pkl"
+    f.to_pickle(path)
+    here = st.link(f, 5, memory=1)["particle"].to_numpy()
+    code = ("import sys, pandas as pd, streamtrack as st\n"
+            "f = pd.read_pickle(sys.argv[1])\n"
+            "print(','.join(map(str, st.link(f, 5, memory=1)['particle'])))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, check=True, env={"PYTHONHASHSEED": "123", "PATH": ""})
+    assert out.stdout.strip() == ",".join(map(str, here))
