@@ -34,6 +34,24 @@ def _float_or_tuple(text):
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
+def _add_movie_options(p):
+    """Input movie and output store options of 'locate' and 'track'."""
+    p.add_argument("frames", nargs="+",
+                   help="a quoted glob ('movie/*.png'), a folder, a (multi-page) TIFF, "
+                        "or several image files")
+    p.add_argument("-o", "--output", required=True, help="HDF5 store to write")
+    p.add_argument("--channel", type=int, default=None,
+                   help="colour channel to analyse for RGB(A) frames (0=red, 1=green, ...)")
+    p.add_argument("--store", choices=sorted(STORES), default="frames",
+                   help="store layout: frames=PandasHDFStore (default), "
+                        "big=PandasHDFStoreBig, single=PandasHDFStoreSingleNode")
+    p.add_argument("--processes", default="auto",
+                   type=lambda s: s if s == "auto" else int(s),
+                   help="parallel locate workers ('auto' = all cores)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
 def _add_locate_options(parser):
     g = parser.add_argument_group("locate options (as streamtrack.locate)")
     g.add_argument("-d", "--diameter", type=_odd_or_tuple, required=True,
@@ -309,21 +327,8 @@ def build_parser():
     p = sub.add_parser("locate", help="locate features in a movie, streaming into a store",
                        description="Locate features frame by frame into an HDF5 store "
                                    "that trackpy can read.")
-    p.add_argument("frames", nargs="+",
-                   help="a quoted glob ('movie/*.png'), a folder, a (multi-page) TIFF, "
-                        "or several image files")
-    p.add_argument("-o", "--output", required=True, help="HDF5 store to write")
-    p.add_argument("--channel", type=int, default=None,
-                   help="colour channel to analyse for RGB(A) frames (0=red, 1=green, ...)")
-    p.add_argument("--store", choices=sorted(STORES), default="frames",
-                   help="store layout: frames=PandasHDFStore (default), "
-                        "big=PandasHDFStoreBig, single=PandasHDFStoreSingleNode")
-    p.add_argument("--processes", default="auto",
-                   type=lambda s: s if s == "auto" else int(s),
-                   help="parallel workers ('auto' = all cores)")
+    _add_movie_options(p)
     p.add_argument("--meta", default=None, help="also write the parameters to this YAML file")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_locate_options(p)
     p.set_defaults(func=cmd_locate)
 
@@ -338,14 +343,7 @@ def build_parser():
     p = sub.add_parser("track", help="locate and link a movie in one streaming pass",
                        description="Locate features and link them into trajectories in one "
                                    "pass, frame by frame, into an HDF5 store.")
-    p.add_argument("frames", nargs="+", help="as for 'locate'")
-    p.add_argument("-o", "--output", required=True, help="HDF5 store to write")
-    p.add_argument("--channel", type=int, default=None, help="colour channel of RGB(A) frames")
-    p.add_argument("--store", choices=sorted(STORES), default="frames", help="store layout")
-    p.add_argument("--processes", default="auto", type=lambda s: s if s == "auto" else int(s),
-                   help="parallel locate workers ('auto' = all cores)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_movie_options(p)
     _add_locate_options(p)
     _add_link_options(p)
     p.set_defaults(func=cmd_track)

@@ -12,7 +12,7 @@ from scipy.spatial import cKDTree
 
 from ..exceptions import SubnetOversizeException
 from ._assignment import solve_groups
-from ._solver import _components, solve_adaptive, solve_subnet
+from ._solver import _components, solve_adaptive
 
 LINK_STRATEGIES = ("auto", "recursive", "nonrecursive", "numba", "hybrid", "drop")
 MAX_NEIGHBORS = 10  # candidates per destination, as trackpy's Linker.MAX_NEIGHBORS
@@ -369,19 +369,11 @@ class Linker:
                     f"Subnetwork contains {n_s} source particles (limit "
                     f"max_subnet_size={self.max_subnet_size}).")
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        elif self.adaptive_stop is not None:
+        else:  # adaptive search on a subnetwork too large to solve as it is
             a, b = solve_adaptive(n_s, n_d, s_local, d_local, dist, self.search_range,
                                   max_size=self.max_subnet_size_adaptive,
                                   adaptive_stop=self.adaptive_stop,
                                   adaptive_step=self.adaptive_step)
-        else:
-            if n_s > self.max_subnet_size:
-                raise SubnetOversizeException(
-                    f"Subnetwork contains {n_s} source particles (limit "
-                    f"max_subnet_size={self.max_subnet_size}); lower search_range, pass "
-                    "adaptive_stop to shrink it where particles crowd, or raise "
-                    "max_subnet_size.")
-            a, b = solve_subnet(n_s, n_d, s_local, d_local, dist, self.search_range)
         return src_members[a], dst_members[b]
 
     def _call_subnet_linker(self, n_s, n_d, s_local, d_local, dist):

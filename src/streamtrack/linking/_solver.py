@@ -60,7 +60,8 @@ def solve_adaptive(n_src, n_dst, src, dst, dist, search_range, *, max_size,
     src, dst, dist = src[keep], dst[keep], dist[keep]
     labels = _components(n_src, n_dst, src, dst)
     out_src, out_dst = [], []
-    for label in np.unique(labels[n_src:][np.isin(np.arange(n_dst), dst)]) if len(dst) else []:
+    # sources left without candidates are lost (trackpy silently drops them)
+    for label in np.unique(labels[src]):
         s_members = np.flatnonzero(labels[:n_src] == label)
         d_members = np.flatnonzero(labels[n_src:] == label)
         s_local = np.full(n_src, -1)
