@@ -26,6 +26,7 @@ _EXPORTS = {
     "bandpass": "_preprocess",
     "invert_image": "_preprocess",
     "batch": "_batch",
+    "batch_iter": "_batch",
     "quiet": "_logging",
     "handle_logging": "_logging",
     "ignore_logging": "_logging",

@@ -77,6 +77,66 @@ def _located(frames, curried, n_workers):
                 job.cancel()
 
 
+def _check_batch_args(frames, output, kwargs):
+    if "raw_image" in kwargs:
+        raise TypeError("batch() takes the images from frames; do not pass raw_image.")
+    if output is not None and not callable(getattr(output, "put", None)):
+        raise TypeError(f"output must have a put(DataFrame) method (e.g. a "
+                        f"streamtrack.PandasHDFStore), got {type(output).__name__}.")
+    if isinstance(frames, (pd.DataFrame, str)) or not hasattr(frames, "__iter__"):
+        raise TypeError(f"frames must be an iterable of images (e.g. streamtrack.open(...)),"
+                        f" got {type(frames).__name__}.")
+
+
+def batch_iter(frames, diameter, output=None, processes='auto', after_locate=None, **kwargs):
+    """Locate frame by frame, yielding each frame's features once it is stored.
+
+    The generator behind :func:`batch`, for callers that report progress or
+    stop early (the napari plugin's worker): each ``(frame_no, features)``
+    is yielded after ``output.put`` returned, so stopping the iteration
+    leaves ``output`` holding every yielded frame that had features.
+
+    Parameters
+    ----------
+    frames, diameter, output, processes, after_locate, **kwargs
+        As in :func:`batch`.
+
+    Yields
+    ------
+    frame_no : int
+    features : DataFrame
+        With a ``frame`` column; possibly empty (an empty frame is not put).
+
+    Raises
+    ------
+    TypeError
+        As in :func:`batch`, when the generator is created.
+
+    Examples
+    --------
+    >>> import streamtrack as tp
+    >>> frames, truth = tp.synthetic.brownian_movie(n_particles=10, n_frames=3)
+    >>> [(t, len(f) > 0) for t, f in tp.batch_iter(frames, 11, minmass=500, processes=1)]
+    [(0, True), (1, True), (2, True)]
+    """
+    _check_batch_args(frames, output, kwargs)
+    n_workers = _n_workers(processes)
+    kwargs["diameter"] = diameter
+    return _batch_iter(frames, output, n_workers, after_locate, partial(locate, **kwargs))
+
+
+def _batch_iter(frames, output, n_workers, after_locate, curried):
+    for frame_no, features in _located(frames, curried, n_workers):
+        if "frame" not in features.columns:
+            features["frame"] = np.int64(frame_no)
+        if after_locate is not None:
+            features = after_locate(frame_no, features)
+        logger.info("Frame %d: %d features", frame_no, len(features))
+        if output is not None and len(features):
+            output.put(features)
+        yield frame_no, features
+
+
 def batch(frames, diameter, output=None, meta=None, processes='auto',
           after_locate=None, **kwargs):
     """Locate features in every frame of a movie, streaming the results.
@@ -125,42 +185,27 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     >>> import streamtrack as tp
     >>> frames, truth = tp.synthetic.brownian_movie(n_particles=10, n_frames=3)
     >>> features = tp.batch(frames, 11, processes=1)
-    >>> sorted(features['frame'].unique())
+    >>> sorted(features['frame'].unique().tolist())
     [0, 1, 2]
     """
-    if "raw_image" in kwargs:
-        raise TypeError("batch() takes the images from frames; do not pass raw_image.")
-    if output is not None and not callable(getattr(output, "put", None)):
-        raise TypeError(f"output must have a put(DataFrame) method (e.g. a "
-                        f"streamtrack.PandasHDFStore), got {type(output).__name__}.")
-    if isinstance(frames, (pd.DataFrame, str)) or not hasattr(frames, "__iter__"):
-        raise TypeError(f"frames must be an iterable of images (e.g. streamtrack.open(...)),"
-                        f" got {type(frames).__name__}.")
+    _check_batch_args(frames, output, kwargs)
     n_workers = _n_workers(processes)
-    kwargs["diameter"] = diameter
-    curried = partial(locate, **kwargs)
     if meta:
         source = getattr(frames, "filename", None)
         info = dict(timestamp=datetime.datetime.now(datetime.timezone.utc)
                     .strftime("%Y-%m-%d-%H%M%S"),
-                    streamtrack_version=__version__, source=source, **kwargs)
+                    streamtrack_version=__version__, source=source, diameter=diameter,
+                    **kwargs)
         write_meta(info, meta)
     collected = []
     columns = None
-    for frame_no, features in _located(frames, curried, n_workers):
-        if "frame" not in features.columns:
-            features["frame"] = np.int64(frame_no)
+    kwargs["diameter"] = diameter
+    for _, features in _batch_iter(frames, output, n_workers, after_locate,
+                                   partial(locate, **kwargs)):
         if columns is None:
             columns = list(features.columns)
-        if after_locate is not None:
-            features = after_locate(frame_no, features)
-        logger.info("Frame %d: %d features", frame_no, len(features))
-        if len(features) == 0:
-            continue
-        if output is None:
+        if output is None and len(features):
             collected.append(features)
-        else:
-            output.put(features)
     if output is not None:
         return output
     if collected:

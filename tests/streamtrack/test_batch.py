@@ -159,3 +159,26 @@ def test_bad_arguments(movie):
         st.batch(pd.DataFrame({"x": [1]}), 11)
     with pytest.raises(ValueError, match="diameter"):
         st.batch(frames[:1], 10)
+
+
+def test_batch_iter_yields_each_frame_after_it_is_stored(tmp_path):
+    frames, _ = synthetic.brownian_movie(n_particles=10, n_frames=6)
+    expected = st.batch(frames, 11, minmass=500, processes=1)
+    with st.PandasHDFStore(tmp_path / "s.h5") as store:
+        seen = []
+        for frame_no, features in st.batch_iter(frames, 11, output=store, minmass=500,
+                                                processes=2):
+            seen.append(frame_no)
+            assert frame_no in store.frames  # stored before it was yielded
+            if frame_no == 3:
+                break  # a caller stopping early (Cancel) keeps what was yielded
+        assert seen == [0, 1, 2, 3]
+        assert sorted(store.frames) == [0, 1, 2, 3]
+        got = pd.concat([store.get(t) for t in range(4)], ignore_index=True)
+    want = expected[expected["frame"] < 4].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+
+
+def test_batch_iter_checks_arguments_before_the_first_frame():
+    with pytest.raises(TypeError, match="processes"):
+        st.batch_iter([np.zeros((32, 32))], 11, processes="many")
