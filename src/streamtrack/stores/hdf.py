@@ -8,6 +8,7 @@
 Every ``put`` validates its frame, replaces an existing frame instead of
 duplicating it, and is flushed before it returns.
 """
+import json
 import os
 import warnings
 
@@ -23,6 +24,15 @@ from .base import FramewiseData
 _FRAME_NODE = dict(format="table", index=False, track_times=False)
 KEY_PREFIX = "Frame_"
 CACHE_KEY = "_Frames_Cache"
+_META_PREFIX = "streamtrack_"
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
 def code_key(frame_no):
@@ -66,6 +76,35 @@ class _HDFStoreBase(FramewiseData):
         if self.mode == "r":
             raise StoreError(f"{self.filename!r} was opened read-only (mode='r'); open it "
                              "with mode='a' to put frames.")
+
+    @property
+    def metadata(self):
+        """Records saved with :meth:`save_metadata`: ``{name: dict}``.
+
+        Kept as JSON in attributes of the file's root group, which trackpy
+        ignores, so files stay trackpy-compatible.
+        """
+        attrs = self._root._v_attrs
+        return {name[len(_META_PREFIX):]: json.loads(attrs[name])
+                for name in attrs._v_attrnamesuser if name.startswith(_META_PREFIX)}
+
+    def save_metadata(self, name, record):
+        """Save a JSON-serialisable ``record`` (parameters, version) under ``name``.
+
+        Raises
+        ------
+        TypeError
+            ``record`` cannot be written as JSON.
+        StoreError
+            The store is read-only.
+        """
+        self._writable()
+        try:
+            text = json.dumps(record, default=_json_default)
+        except TypeError as exc:
+            raise TypeError(f"metadata {name!r} must be JSON-serialisable: {exc}") from exc
+        self._root._v_attrs[_META_PREFIX + str(name)] = text
+        self.store.flush()
 
     def close(self):
         if self.store.is_open:

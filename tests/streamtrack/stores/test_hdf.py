@@ -200,3 +200,21 @@ def test_fast_reader_equals_pandas(tmp_path):
         fast = [hdf.read_frame_table(s._root._v_children[hdf.code_key(n)]) is not None
                 for n in (0, 1, 3, 4, 5)]
     assert fast == [True, True, True, False, False]
+
+
+@pytest.mark.parametrize("cls", ["PandasHDFStore", "PandasHDFStoreBig",
+                                 "PandasHDFStoreSingleNode"])
+def test_metadata_round_trip_and_trackpy_still_reads(tmp_path, cls):
+    path = tmp_path / "m.h5"
+    frame = pd.DataFrame({"y": [1.0, 2.0], "x": [3.0, 4.0], "frame": [0, 0]})
+    with getattr(st, cls)(path) as store:
+        store.put(frame)
+        store.save_metadata("locate", {"diameter": np.int64(11), "invert": True})
+        with pytest.raises(TypeError, match="JSON"):
+            store.save_metadata("bad", {"x": object()})
+    with getattr(st, cls)(path, mode="r") as store:
+        assert store.metadata == {"locate": {"diameter": 11, "invert": True}}
+        with pytest.raises(st.StoreError, match="read-only"):
+            store.save_metadata("x", {})
+    with getattr(trackpy, cls)(str(path)) as theirs:  # its SingleNode fails with mode="r"
+        assert len(theirs.get(0)) == 2
