@@ -1,0 +1,235 @@
+"""Feature tables <-> napari Points / Tracks layer data, in one place.
+
+A framewise feature table has a frame column (``frame``), positions (``y x``
+or ``z y x``) and feature columns (``mass size ...``, ``particle`` once
+linked). napari wants:
+
+- Points: ``data`` rows ``[frame, (z), y, x]`` and the other columns as
+  ``features``;
+- Tracks: ``data`` rows ``[particle, frame, (z), y, x]`` sorted by
+  (particle, frame) -- the order the layer keeps -- with the features in the
+  same order.
+
+Both keep absolute frame numbers, so layers line up with the image's time
+axis however the frames were selected. No Qt and no napari imports here: the
+reader, the writers and the widgets share these functions, and tests call
+them directly.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+T_COLUMN = "frame"
+ID_COLUMN = "particle"
+# napari adds this column to a Tracks layer's features; it is not ours to store
+_TRACKS_OWN = ("track_id",)
+
+
+def position_columns(columns) -> list[str]:
+    """``['z', 'y', 'x']`` or ``['y', 'x']``: the positions a table holds.
+
+    Raises
+    ------
+    ValueError
+        The table has no ``y`` and ``x`` columns.
+    """
+    columns = list(columns)
+    if "y" not in columns or "x" not in columns:
+        raise ValueError(f"a feature table needs 'y' and 'x' columns; it has {columns}.")
+    return ["z", "y", "x"] if "z" in columns else ["y", "x"]
+
+
+def _require_frame(df: pd.DataFrame, t_column: str) -> None:
+    if t_column not in df.columns:
+        raise ValueError(f"a feature table needs a {t_column!r} column (frame numbers); "
+                         f"it has {list(df.columns)}.")
+
+
+def points_data(df: pd.DataFrame, *, t_column: str = T_COLUMN):
+    """Points layer ``(data, features)`` from a feature table.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Features with a frame column and ``y x`` (or ``z y x``).
+    t_column : str, optional
+        Name of the frame column. Default ``'frame'``.
+
+    Returns
+    -------
+    data : ndarray, shape (N, 3) or (N, 4)
+        ``[frame, (z), y, x]`` as float.
+    features : DataFrame
+        Every other column, in the same row order, with a fresh index.
+
+    Raises
+    ------
+    ValueError
+        No frame column, or no ``y``/``x`` columns.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({'y': [1.0], 'x': [2.0], 'mass': [9.0], 'frame': [4]})
+    >>> data, features = points_data(df)
+    >>> data.tolist(), list(features.columns)
+    ([[4.0, 1.0, 2.0]], ['mass'])
+    """
+    _require_frame(df, t_column)
+    pos = position_columns(df.columns)
+    data = df[[t_column, *pos]].to_numpy(dtype=float)
+    features = df.drop(columns=[t_column, *pos]).reset_index(drop=True)
+    return data, features
+
+
+def tracks_data(df: pd.DataFrame, *, t_column: str = T_COLUMN):
+    """Tracks layer ``(data, features)`` from a linked feature table.
+
+    Rows come out sorted by (particle, frame), the order a Tracks layer keeps,
+    so ``features`` line up with ``layer.data`` after it is set.
+
+    Returns
+    -------
+    data : ndarray, shape (N, 4) or (N, 5)
+        ``[particle, frame, (z), y, x]``.
+    features : DataFrame
+        Every other column, ``particle`` included (the default colouring).
+
+    Raises
+    ------
+    ValueError
+        No ``particle`` column (link first), no frame or position columns, or
+        unlinked rows (particle -1 or NaN).
+    """
+    _require_frame(df, t_column)
+    if ID_COLUMN not in df.columns:
+        raise ValueError("the features are not linked: there is no 'particle' column. "
+                         "Link them first (Link trajectories widget or streamtrack link).")
+    ids = df[ID_COLUMN].to_numpy()
+    if not np.all(np.isfinite(ids)) or (len(ids) and ids.min() < 0):
+        raise ValueError("some features have no particle id (NaN or negative): link the "
+                         "whole store before making tracks.")
+    pos = position_columns(df.columns)
+    order = np.lexsort((df[t_column].to_numpy(), ids))
+    ordered = df.iloc[order]
+    data = ordered[[ID_COLUMN, t_column, *pos]].to_numpy(dtype=float)
+    features = ordered.drop(columns=[t_column, *pos]).reset_index(drop=True)
+    return data, features
+
+
+def _integer_valued(values: np.ndarray, what: str, fix: str) -> np.ndarray:
+    if len(values) and not np.all(np.isfinite(values) & (values == np.round(values))):
+        raise ValueError(f"{what} must be whole numbers; {fix}")
+    return values.astype(np.int64)
+
+
+def _layer_table(coords: np.ndarray, features: pd.DataFrame | None, names: list[str],
+                 drop=()) -> pd.DataFrame:
+    table = pd.DataFrame(coords, columns=names)
+    if features is not None and len(features.columns):
+        if len(features) != len(table):
+            raise ValueError(f"the layer has {len(table)} rows but {len(features)} "
+                             "feature rows.")
+        extra = features.drop(columns=[c for c in features.columns
+                                       if c in names or c in drop])
+        table = pd.concat([table, extra.reset_index(drop=True)], axis=1)
+    return table
+
+
+def features_from_points(data, features=None, *, t_column: str = T_COLUMN) -> pd.DataFrame:
+    """A feature table from Points layer data ``[frame, (z), y, x]`` and features.
+
+    Raises
+    ------
+    ValueError
+        Data that is not 3 or 4 columns wide (a time axis is needed), or
+        frame values that are not whole numbers >= 0.
+    """
+    data = np.asarray(data, dtype=float)
+    if data.ndim != 2 or data.shape[1] not in (3, 4):
+        raise ValueError("Points must be [frame, y, x] or [frame, z, y, x] to become a "
+                         f"framewise store; this layer has {data.shape[-1]}-D points. "
+                         "Add a time axis first.")
+    names = [t_column, *(["z"] if data.shape[1] == 4 else []), "y", "x"]
+    table = _layer_table(data, features, names)
+    frames = _integer_valued(table[t_column].to_numpy(), "Point frame coordinates",
+                             "the first axis of the layer must be the frame number.")
+    if len(frames) and frames.min() < 0:
+        raise ValueError("Point frame coordinates must be >= 0.")
+    table[t_column] = frames
+    return _trackpy_order(table, names[1:], t_column)
+
+
+def features_from_tracks(data, features=None, *, t_column: str = T_COLUMN) -> pd.DataFrame:
+    """A linked feature table from Tracks data ``[id, frame, (z), y, x]``.
+
+    The track id becomes ``particle``; napari's own ``track_id`` feature is
+    dropped.
+    """
+    data = np.asarray(data, dtype=float)
+    if data.ndim != 2 or data.shape[1] not in (4, 5):
+        raise ValueError("Tracks must be [track_id, frame, y, x] or "
+                         f"[track_id, frame, z, y, x]; got shape {data.shape}.")
+    names = [ID_COLUMN, t_column, *(["z"] if data.shape[1] == 5 else []), "y", "x"]
+    table = _layer_table(data, features, names, drop=_TRACKS_OWN)
+    table[ID_COLUMN] = _integer_valued(table[ID_COLUMN].to_numpy(), "track ids",
+                                       "napari requires integer ids.")
+    table[t_column] = _integer_valued(table[t_column].to_numpy(), "track frames",
+                                      "the time axis must be the frame number.")
+    return _trackpy_order(table, names[2:], t_column)
+
+
+def _trackpy_order(table: pd.DataFrame, pos: list[str], t_column: str) -> pd.DataFrame:
+    # trackpy's column order: positions, features, frame last (particle after)
+    rest = [c for c in table.columns if c not in (*pos, t_column, ID_COLUMN)]
+    tail = [t_column] + ([ID_COLUMN] if ID_COLUMN in table.columns else [])
+    ordered = table[[*pos, *rest, *tail]]
+    return ordered.sort_values(t_column, kind="stable").reset_index(drop=True)
+
+
+def join_points_tracks(points: pd.DataFrame, tracks: pd.DataFrame, *,
+                       t_column: str = T_COLUMN) -> pd.DataFrame:
+    """Give every point of ``points`` the particle id of the track vertex at its place.
+
+    Points and tracks are matched on frame and position (to 1e-6 px); each
+    point must match exactly one vertex and vice versa.
+
+    Raises
+    ------
+    ValueError
+        The layers do not describe the same features (counts differ, a point
+        has no vertex, or positions repeat within a frame).
+    """
+    pos = position_columns(points.columns)
+    if position_columns(tracks.columns) != pos:
+        raise ValueError("the Points and Tracks layers have different dimensions.")
+    if len(points) != len(tracks):
+        raise ValueError(f"the Points layer has {len(points)} points but the Tracks layer "
+                         f"{len(tracks)} vertices: they do not come from the same "
+                         "features. Save them to separate stores.")
+    keys = [t_column, *pos]
+
+    def rounded(df):
+        out = df[keys].copy()
+        out[pos] = np.round(out[pos].to_numpy(dtype=float) * 1e6)
+        return out
+
+    left, right = rounded(points), rounded(tracks)
+    if left.duplicated().any() or right.duplicated().any():
+        raise ValueError("two features share a frame and a position: Points and Tracks "
+                         "cannot be matched unambiguously.")
+    right[ID_COLUMN] = tracks[ID_COLUMN].to_numpy()
+    merged = left.reset_index().merge(right, on=keys, how="left", validate="one_to_one")
+    if merged[ID_COLUMN].isna().any():
+        missing = int(merged[ID_COLUMN].isna().sum())
+        raise ValueError(f"{missing} points have no track vertex at the same frame and "
+                         "position: the layers do not match.")
+    joined = points.drop(columns=[ID_COLUMN], errors="ignore").copy()
+    joined[ID_COLUMN] = merged.sort_values("index")[ID_COLUMN].to_numpy().astype(np.int64)
+    return joined
+
+
+def split_frames(df: pd.DataFrame, *, t_column: str = T_COLUMN):
+    """Yield one DataFrame per frame, in frame order (what a store ``put`` takes)."""
+    for _, frame in df.groupby(t_column, sort=True):
+        yield frame

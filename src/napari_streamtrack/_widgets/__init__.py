@@ -1,0 +1,1 @@
+"""The plugin's dock widgets: thin Qt shells that run core functions in workers."""
