@@ -219,13 +219,15 @@ def join_points_tracks(points: pd.DataFrame, tracks: pd.DataFrame, *,
         raise ValueError("two features share a frame and a position: Points and Tracks "
                          "cannot be matched unambiguously.")
     right[ID_COLUMN] = tracks[ID_COLUMN].to_numpy()
-    merged = left.reset_index().merge(right, on=keys, how="left", validate="one_to_one")
+    left = left.reset_index(drop=True)
+    left["_row"] = np.arange(len(left))  # positions: the index may be anything
+    merged = left.merge(right, on=keys, how="left", validate="one_to_one")
     if merged[ID_COLUMN].isna().any():
         missing = int(merged[ID_COLUMN].isna().sum())
         raise ValueError(f"{missing} points have no track vertex at the same frame and "
                          "position: the layers do not match.")
     joined = points.drop(columns=[ID_COLUMN], errors="ignore").copy()
-    joined[ID_COLUMN] = merged.sort_values("index")[ID_COLUMN].to_numpy().astype(np.int64)
+    joined[ID_COLUMN] = merged.sort_values("_row")[ID_COLUMN].to_numpy().astype(np.int64)
     return joined
 
 

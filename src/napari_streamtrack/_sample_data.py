@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 # sized so that both widgets finish in a second or two with their defaults
-SAMPLE = dict(n_particles=40, n_frames=60, shape=(256, 256), seed=1)
+SAMPLE = dict(n_particles=25, n_frames=60, shape=(256, 256), seed=1)
 # the locate parameters that find every particle of the sample and nothing else
 SAMPLE_LOCATE = dict(diameter=11, minmass=500)
 
@@ -20,13 +20,13 @@ def brownian_movie_and_truth(**overrides):
 def brownian_sample():
     """npe2 sample data: the movie as an Image layer, truth in its metadata.
 
-    Locate it with diameter 11 and minmass 500, link with search range 5.
+    Locate it with diameter 11 and minmass 500, link with search range 5 and memory 3.
     """
     movie, truth = brownian_movie_and_truth()
     meta = {
         "name": "brownian particles",
         "axis_labels": ("t", "y", "x"),
         "metadata": {"truth": truth, "suggested_locate": dict(SAMPLE_LOCATE),
-                     "suggested_search_range": 5},
+                     "suggested_link": {"search_range": 5, "memory": 3}},
     }
     return [(movie, meta, "image")]

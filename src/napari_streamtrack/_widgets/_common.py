@@ -1,6 +1,8 @@
 """Pieces the Locate and Link widgets share: layer geometry, layer updates."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -33,9 +35,14 @@ def put_layer(viewer, name: str, data, kwargs: dict, layer_type: str):
     features = kwargs.pop("features", None)
     if name in viewer.layers and viewer.layers[name]._type_string == layer_type:
         layer = viewer.layers[name]
-        layer.data = data
+        color_by = getattr(layer, "color_by", None)  # Tracks: reset with the data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # transient colour fallback
+            layer.data = data
         if features is not None:
             layer.features = features
+        if color_by is not None and features is not None and color_by in features:
+            layer.color_by = color_by
         for key in ("metadata", "scale", "translate"):
             if key in kwargs:
                 setattr(layer, key, kwargs[key])

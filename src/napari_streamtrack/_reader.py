@@ -1,0 +1,123 @@
+"""npe2 reader: framewise HDF5 stores (trackpy's three layouts) as Points and Tracks.
+
+napari offers ``*.h5`` files to every reader that claims the pattern (its own
+imageio reader, btrack, ...), so :func:`get_reader` looks inside first and
+answers None -- never raises -- for anything that is not a framewise store.
+
+A store becomes a Points layer (``frame, (z), y, x`` + features) and, when it
+is linked, a Tracks layer (``particle, frame, (z), y, x``). A store too big to
+hold as layers (more than :data:`WINDOW_FEATURES` features) opens windowed:
+the layers hold only the frames around the current step and are refilled
+from the store as the slider moves (:mod:`._window`).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from . import _layers
+
+SUFFIXES = (".h5", ".hdf5", ".hdf")
+# above this many features a store opens windowed (about 100 MB of layer data)
+WINDOW_FEATURES = 2_000_000
+# frames sampled to estimate a store's size without reading it all
+_SAMPLE_FRAMES = 64
+
+
+def get_reader(path):
+    """Return :func:`read_store` if ``path`` is one framewise store, else None.
+
+    Cheap and never raises: it checks the suffix, then the root nodes
+    (``Frame_<n>``, ``_Frames_Cache`` or a ``FrameData`` table).
+    """
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    try:
+        path = os.fspath(path)
+        if not path.lower().endswith(SUFFIXES) or not os.path.isfile(path):
+            return None
+        from streamtrack.stores.detect import store_layout
+
+        return read_store if store_layout(path) is not None else None
+    except Exception:  # noqa: BLE001 - napari's contract: a reader that cannot read says None
+        return None
+
+
+def estimate_features(store) -> int:
+    """About how many features ``store`` holds, reading at most a few frames."""
+    frames = list(store.frames)
+    if not frames:
+        return 0
+    if len(frames) <= _SAMPLE_FRAMES:
+        return sum(len(store.get(t)) for t in frames)
+    picks = np.linspace(0, len(frames) - 1, _SAMPLE_FRAMES).astype(int)
+    mean = np.mean([len(store.get(frames[i])) for i in picks])
+    return int(round(mean * len(frames)))
+
+
+def layer_kwargs(name: str, metadata: dict, geometry: dict, diameter: float = 11) -> tuple:
+    """``add_points`` and ``add_tracks`` keyword arguments for a store's layers."""
+    points = dict(name=name, metadata=metadata, size=diameter, face_color="transparent",
+                  border_color="yellow", border_width=0.1, **geometry)
+    tracks = dict(name=f"{name} tracks", metadata=metadata, tail_length=30,
+                  color_by="particle", **geometry)
+    return points, tracks
+
+
+def store_geometry(meta: dict) -> dict:
+    """Scale, translate, axis labels and units saved by the writer, if any."""
+    saved = meta.get("napari", {})
+    return {key: tuple(saved[key]) for key in ("scale", "translate", "axis_labels", "units")
+            if saved.get(key)}
+
+
+def _diameter(meta: dict) -> float:
+    diameter = meta.get("locate", {}).get("diameter", 11)
+    return float(np.max(diameter)) if diameter is not None else 11.0
+
+
+def read_store(path, *, window_features: int | None = None) -> list:
+    """Layers of a framewise store: Points, plus Tracks when it is linked.
+
+    Parameters
+    ----------
+    path : str
+        A file :func:`get_reader` accepted.
+    window_features : int, optional
+        Open windowed above this many features. Default :data:`WINDOW_FEATURES`.
+
+    Returns
+    -------
+    list of LayerData
+        ``(data, kwargs, 'points')`` and maybe ``(data, kwargs, 'tracks')``.
+    """
+    from streamtrack.stores.detect import open_store
+
+    if isinstance(path, (list, tuple)):
+        path = path[0]
+    path = os.fspath(path)
+    limit = WINDOW_FEATURES if window_features is None else window_features
+    name = os.path.splitext(os.path.basename(path))[0]
+    with open_store(path, mode="r") as store:
+        meta = store.metadata
+        store_class = type(store).__name__
+        if estimate_features(store) > limit:
+            from ._window import windowed_layers
+
+            return windowed_layers(store, path, name, meta)
+        frames = [store.get(t) for t in store.frames]
+    table = pd.concat(frames, ignore_index=True) if frames else None
+    metadata = {"streamtrack": {"store": path, "store_class": store_class, **meta}}
+    points_kw, tracks_kw = layer_kwargs(name, metadata, store_geometry(meta), _diameter(meta))
+    if table is None or table.empty:
+        return [(np.empty((0, 3)), points_kw, "points")]
+    data, features = _layers.points_data(table)
+    layers = [(data, {**points_kw, "features": features}, "points")]
+    if _layers.ID_COLUMN in table.columns and table[_layers.ID_COLUMN].notna().all():
+        t_data, t_features = _layers.tracks_data(table)
+        layers.append((t_data, {**tracks_kw, "features": t_features}, "tracks"))
+    return layers

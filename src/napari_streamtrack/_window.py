@@ -1,0 +1,275 @@
+"""Stores bigger than memory as layers: a window of frames that follows the slider.
+
+A Points layer holds the frames around the current step, a Tracks layer the
+last ``tail_length`` frames before it (and ``head_length`` after). When the
+step changes, a worker thread reads the missing frames from the store and the
+layers are refilled on the main thread, so the GUI never waits on the disk.
+Frames read recently are kept in a small cache, so stepping back and forth
+costs nothing; memory is bounded by the window and the cache, not the store.
+
+The Points layer also holds two hidden points at the first and the last
+frame: napari sizes the time slider from the layers' extent, and without
+them the slider would only span the window.
+"""
+from __future__ import annotations
+
+import threading
+import warnings
+import uuid
+from collections import OrderedDict
+
+import numpy as np
+import pandas as pd
+
+from . import _layers
+
+# windows waiting for their layers to be added to a viewer: token -> path
+_PENDING: dict[str, str] = {}
+# live windows by id of their Points layer (not in layer.metadata: that is
+# copied and saved by napari, a window with an open file must not be)
+_WINDOWS: dict[int, "StoreWindow"] = {}
+
+
+class StoreWindow:
+    """Keep ``points`` (and ``tracks``) filled from the store around the current step.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    path : str
+        A framewise store.
+    points : napari.layers.Points
+    tracks : napari.layers.Tracks, optional
+    points_reach : int, optional
+        Frames on each side of the current one held by the Points layer.
+        Default 2.
+    cache_frames : int, optional
+        Frames kept in memory after they leave the window. Default 256.
+    """
+
+    def __init__(self, viewer, path, points, tracks=None, *, points_reach=2,
+                 cache_frames=256):
+        from streamtrack.stores.detect import open_store
+
+        self.viewer, self.path = viewer, path
+        self.points, self.tracks = points, tracks
+        self.points_reach, self.cache_frames = points_reach, cache_frames
+        # one handle for the window's life, used by one worker at a time
+        # (opening a store of 10^5 frames lists its nodes: not per step)
+        self._store = open_store(path, mode="r")
+        self.frames = np.asarray(sorted(self._store.frames), dtype=np.int64)
+        self._cache: OrderedDict[int, pd.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+        self._worker = None
+        self._wanted = None  # the step to show once the running refill ends
+        self._closed = False
+        self.shown_step = None
+        self.refills = 0
+        viewer.dims.events.current_step.connect(self._on_step)
+        self.refresh()
+
+    # -- which frames ----------------------------------------------------
+    def current_frame(self) -> int:
+        """The frame number under the time slider, in the layers' data coordinates."""
+        world = self.viewer.dims.point[0]
+        scale, translate = self.points.scale[0], self.points.translate[0]
+        return int(round((world - translate) / scale))
+
+    def _span(self, lo, hi):
+        a, b = np.searchsorted(self.frames, [lo, hi + 1])
+        return self.frames[a:b]
+
+    def points_frames(self, t):
+        return self._span(t - self.points_reach, t + self.points_reach)
+
+    def tracks_frames(self, t):
+        if self.tracks is None:
+            return self.frames[:0]
+        return self._span(t - int(self.tracks.tail_length), t + int(self.tracks.head_length))
+
+    # -- reading (worker thread) -----------------------------------------
+    def _read(self, t):
+        wanted = np.union1d(self.points_frames(t), self.tracks_frames(t))
+        with self._lock:
+            missing = [int(f) for f in wanted if int(f) not in self._cache]
+        read = {f: self._store.get(f) for f in missing}
+        return t, wanted, read
+
+    # -- refilling (main thread) ------------------------------------------
+    def refresh(self, t=None):
+        """Refill for step ``t`` (default: the current one) in a worker."""
+        from napari.qt.threading import create_worker
+
+        t = self.current_frame() if t is None else t
+        if self._closed:
+            return
+        if self._worker is not None:
+            self._wanted = t  # the newest step wins; older requests are dropped
+            return
+        self._worker = create_worker(self._read, t, _start_thread=False)
+        self._worker.returned.connect(self._fill)
+        self._worker.errored.connect(self._failed)
+        self._worker.start()
+
+    def wait(self, timeout=10.0):
+        """Block until no refill is running (scripts and tests)."""
+        from qtpy.QtCore import QCoreApplication, QElapsedTimer
+
+        clock = QElapsedTimer()
+        clock.start()
+        while self._worker is not None or (self.shown_step != self.current_frame()):
+            QCoreApplication.processEvents()
+            if clock.elapsed() > timeout * 1000:
+                raise TimeoutError("the store window did not refill in time")
+
+    def _on_step(self, event=None):
+        self.refresh()
+
+    def _failed(self, exc):
+        self._worker = None
+        if self._closed:
+            self._store.close()
+            return
+        from napari.utils.notifications import show_error
+
+        show_error(f"Could not read {self.path}: {exc}")
+
+    def _fill(self, result):
+        t, wanted, read = result
+        self._worker = None
+        if self._closed:  # closed while reading: finish closing now
+            self._store.close()
+            return
+        with self._lock:
+            self._cache.update(read)
+            for f in wanted:
+                self._cache.move_to_end(int(f))
+            while len(self._cache) > max(self.cache_frames, len(wanted)):
+                self._cache.popitem(last=False)
+        self._set_points(self.points_frames(t))
+        if self.tracks is not None:
+            self._set_tracks(self.tracks_frames(t))
+        self.shown_step, self.refills = t, self.refills + 1
+        if self._wanted is not None:
+            pending, self._wanted = self._wanted, None
+            if pending != t:
+                self.refresh(pending)
+
+    def _table(self, frames):
+        parts = [self._cache[int(f)] for f in frames if len(self._cache[int(f)])]
+        return pd.concat(parts, ignore_index=True) if parts else None
+
+    def _set_points(self, frames):
+        table = self._table(frames)
+        ends = _range_markers(self.frames, self.points.data.shape[1])
+        if table is None:
+            data, features = ends, _blank_rows(self.points.features.columns, len(ends))
+        else:
+            data, features = _layers.points_data(table)
+            data = np.concatenate([ends, data])
+            features = pd.concat([_blank_rows(features.columns, len(ends)), features],
+                                 ignore_index=True)
+        self.points.data = data
+        self.points.features = features
+        self.points.shown = np.arange(len(data)) >= len(ends)
+
+    def _set_tracks(self, frames):
+        table = self._table(frames)
+        if table is None or _layers.ID_COLUMN not in table.columns:
+            return  # keep the old tracks rather than an empty layer napari rejects
+        data, features = _layers.tracks_data(table)
+        color_by = self.tracks.color_by
+        with warnings.catch_warnings():
+            # between data and features napari falls back to track_id colours
+            warnings.simplefilter("ignore", UserWarning)
+            self.tracks.data = data
+        self.tracks.features = features  # after data: setting data resets features
+        self.tracks.color_by = color_by
+
+    def close(self):
+        """Stop following the slider and close the store (after a running read)."""
+        self.viewer.dims.events.current_step.disconnect(self._on_step)
+        self._closed = True
+        if self._worker is None:
+            self._store.close()
+
+
+def _blank_rows(columns, n):
+    # float NaN, not object: napari's colour mapping runs isnan on features
+    return pd.DataFrame({c: np.full(n, np.nan) for c in columns})
+
+
+def _range_markers(frames, width):
+    """Two hidden points at the first and last frame: they keep the slider's range."""
+    ends = np.zeros((2, width))
+    ends[:, 0] = [frames[0], frames[-1]] if len(frames) else [0, 0]
+    return ends
+
+
+def windowed_layers(store, path, name, meta):
+    """LayerData for a big store: the first frames now, the rest as the slider moves.
+
+    When a viewer is open, a :class:`StoreWindow` attaches to the layers as
+    soon as they are added (the reader cannot see the viewer itself).
+    """
+    from ._reader import _diameter, layer_kwargs, store_geometry
+
+    token = uuid.uuid4().hex
+    frames = sorted(store.frames)
+    first = store.get(frames[0]) if frames else pd.DataFrame(columns=["frame", "y", "x"])
+    pos = _layers.position_columns(first.columns)
+    metadata = {"streamtrack": {"store": path, "store_class": type(store).__name__,
+                                "windowed": True, "window_token": token, **meta}}
+    points_kw, tracks_kw = layer_kwargs(name, metadata, store_geometry(meta), _diameter(meta))
+    data, features = _layers.points_data(first) if len(first) else (
+        np.empty((0, 1 + len(pos))), None)
+    ends = _range_markers(np.asarray(frames), 1 + len(pos))
+    points_kw["features"] = None if features is None else pd.concat(
+        [_blank_rows(features.columns, 2), features], ignore_index=True)
+    points_kw["shown"] = np.arange(len(data) + 2) >= 2
+    layers = [(np.concatenate([ends, data]), points_kw, "points")]
+    if _layers.ID_COLUMN in first.columns and len(first):
+        t_data, t_features = _layers.tracks_data(first)
+        layers.append((t_data, {**tracks_kw, "features": t_features}, "tracks"))
+    _PENDING[token] = path
+    _attach_when_added(token, len(layers))
+    return layers
+
+
+def _attach_when_added(token, n_layers):
+    try:
+        import napari
+
+        viewer = napari.current_viewer()
+    except Exception:  # noqa: BLE001 - no Qt / no viewer: static layers are fine
+        viewer = None
+    if viewer is None:
+        return
+    found = {}
+
+    def on_inserted(event):
+        layer = event.value
+        if layer.metadata.get("streamtrack", {}).get("window_token") != token:
+            return
+        found[layer._type_string] = layer
+        if len(found) == n_layers:
+            viewer.layers.events.inserted.disconnect(on_inserted)
+            path = _PENDING.pop(token)
+            points = found["points"]
+            _WINDOWS[id(points)] = StoreWindow(viewer, path, points, found.get("tracks"))
+            viewer.layers.events.removed.connect(on_removed)
+
+    def on_removed(event):
+        window = _WINDOWS.get(id(event.value))
+        if window is not None and window.points is event.value:
+            del _WINDOWS[id(event.value)]
+            window.close()
+            viewer.layers.events.removed.disconnect(on_removed)
+
+    viewer.layers.events.inserted.connect(on_inserted)
+
+
+def attached_window(layer):
+    """The :class:`StoreWindow` feeding the Points ``layer``, or None."""
+    window = _WINDOWS.get(id(layer))
+    return window if window is not None and window.points is layer else None
