@@ -121,9 +121,12 @@ def test_links_a_located_store_in_place(make_napari_viewer, qtbot, tmp_path, err
     assert f"{n} trajectories" in widget.status.value and str(path) in widget.status.value
 
 
-def test_links_a_store_file_and_adds_layers(make_napari_viewer, qtbot, tmp_path, errors):
+@pytest.mark.parametrize("store_class", [streamtrack.PandasHDFStoreBig,
+                                         streamtrack.PandasHDFStoreSingleNode])
+def test_links_a_store_file_and_adds_layers(make_napari_viewer, qtbot, tmp_path, errors,
+                                            store_class):
     path = tmp_path / "big.h5"
-    features, _ = make_store(path, n_frames=8, store_class=streamtrack.PandasHDFStoreBig)
+    features, _ = make_store(path, n_frames=8, store_class=store_class)
     viewer = make_napari_viewer()
     viewer.add_points(np.zeros((1, 3)), name="hand drawn")  # not the input: a file is chosen
     widget = make_widget(viewer)
@@ -138,7 +141,11 @@ def test_links_a_store_file_and_adds_layers(make_napari_viewer, qtbot, tmp_path,
     assert points.metadata["streamtrack"]["store"] == str(path)
     assert "particle" not in viewer.layers["hand drawn"].features
     with open_store(path, mode="r") as store:
-        assert "particle" in store.dump().columns
+        assert type(store) is store_class
+        stored = store.dump()
+    assert len(stored) == len(features)  # replaced, not appended
+    np.testing.assert_array_equal(stored.sort_values(["frame", "y"])["particle"],
+                                  expected.sort_values(["frame", "y"])["particle"])
 
 
 def test_points_without_store_link_in_memory(make_napari_viewer, qtbot, tmp_path, errors):
@@ -208,27 +215,33 @@ def test_cancel_leaves_a_valid_partly_linked_store(make_napari_viewer, qtbot, tm
     add_located(viewer, path, features)
     widget = make_widget(viewer)
 
-    # hold the linker after its first frame until the test has pressed Cancel, so
-    # exactly two frames get linked (the one held, then the one in progress)
-    gate, real = threading.Event(), streamtrack.link_df_iter
+    # hold the linker until the test listens to the worker, and after its first frame
+    # until the test has pressed Cancel: exactly two frames get linked (the one held,
+    # then the one in progress when Cancel arrives)
+    listening, cancelled = threading.Event(), threading.Event()
+    real = streamtrack.link_df_iter
 
     def held(*args, **kwargs):
+        assert listening.wait(30)
         for i, linked in enumerate(real(*args, **kwargs)):
             yield linked
             if i == 0:
-                assert gate.wait(30)
+                assert cancelled.wait(30)
 
     def cancel_once(n_done):
         if n_done == 1:
             widget.cancel()
-            gate.set()
+            cancelled.set()
 
     monkeypatch.setattr(streamtrack, "link_df_iter", held)
     with qtbot.waitSignal(widget.done, timeout=TIMEOUT) as blocker:
-        widget.run().yielded.connect(cancel_once)
+        worker = widget.run()
+        worker.yielded.connect(cancel_once)
+        listening.set()
     assert blocker.args == ["cancelled"] and not errors
-    assert "Cancelled after 2 of 30 frames" in widget.status.value
-    assert "unchanged" in widget.status.value
+    assert "Cancelled after 2 of 30 frames: frames 0–1" in widget.status.value
+    assert "later frames were not linked" in widget.status.value
+    assert worker.pbar.total == 30  # the activity dock's progress bar
 
     with open_store(path) as store:  # opens for writing: closed by the worker
         linked = [("particle" in store.get(t).columns) for t in store.frames]

@@ -38,9 +38,9 @@ LAYER, FILE = "Points layer", "Store file"
 # errors the user can fix (input, parameters, files); anything else is a bug and keeps
 # napari's traceback notification
 EXPECTED = (SubnetOversizeException, StoreError, ValueError, OSError)
-# distinct on napari's dark canvas and on grey images; ids cycle through them
+# saturated, so distinct on dark and on light grey images; ids cycle through them
 PALETTE = ["#ff4b4b", "#4bff6e", "#4b9bff", "#ffd84b", "#ff4bf0", "#4bffef", "#ff9b4b",
-           "#b04bff", "#c8ff4b", "#ff4b9b", "#4bb0ff", "#ffffff"]
+           "#b04bff", "#c8ff4b", "#ff4b9b", "#2f6bff"]
 # a longer tail hides the particles under a tangle of old positions
 MAX_TAIL = 100
 
@@ -160,7 +160,7 @@ class LinkWidget(Container):
         self._viewer = viewer
         self.worker = None
         self._job = self._gen = None
-        self._n_done, self._outcome = 0, "failed"
+        self._n_done, self._total, self._outcome = 0, 0, "failed"
         values = _settings.load(SETTINGS, DEFAULTS)
         if values["predictor"] not in PREDICTORS:
             values["predictor"] = DEFAULTS["predictor"]
@@ -333,8 +333,8 @@ class LinkWidget(Container):
         if job.store and k:
             self.status.value = (
                 f"Cancelled after {k} of {self._total} frames: frames {job.frames[0]}–"
-                f"{job.frames[k - 1]} in {job.store} have 'particle', the rest are "
-                "unchanged. Link again to link them all.")
+                f"{job.frames[k - 1]} of {job.store} now have 'particle'; later frames "
+                "were not linked by this run. Link again to link them all.")
         else:
             self.status.value = (f"Cancelled after {k} of {self._total} frames: nothing "
                                  "was changed.")
@@ -352,8 +352,8 @@ class LinkWidget(Container):
         else:
             text = f"Linking failed: {type(exc).__name__}: {exc}"
         if self._job.store and self._n_done:
-            text += (f" The store is intact: the first {self._n_done} frames have "
-                     "'particle', the rest are unchanged.")
+            text += (f" The store is intact: its first {self._n_done} frames have "
+                     "'particle'; later frames were not linked by this run.")
         return text
 
     def _report(self, message: str):
