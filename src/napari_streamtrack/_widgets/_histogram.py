@@ -1,0 +1,93 @@
+"""A small matplotlib histogram of feature masses, for picking ``minmass`` by eye."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+
+# enough to see a noise peak and a particle peak; more bars just get thin
+MAX_BINS = 50
+
+
+class MassHistogram(QWidget):
+    """Histogram of the preview's masses with a vertical line at ``minmass``.
+
+    Grey bars count every candidate of the frame (located without
+    ``minmass`` and ``topn``), coloured bars the features that pass, so the
+    gap between the noise and the particles shows where ``minmass`` belongs.
+
+    Parameters
+    ----------
+    colors : dict, optional
+        ``background``, ``text``, ``kept``, ``line`` colours (the widget uses
+        the napari theme's).
+    parent : QWidget, optional
+
+    Attributes
+    ----------
+    masses : ndarray
+        Masses of the preview's features: what the coloured bars count.
+    all_masses : ndarray
+        Masses of every candidate: what the grey bars count.
+    minmass : float
+        Where the vertical line is.
+    """
+
+    def __init__(self, colors: dict | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.colors = {"background": "white", "text": "black", "kept": "tab:orange",
+                       "all": "0.6", "line": "tab:red", **(colors or {})}
+        self.masses = np.empty(0)
+        self.all_masses = np.empty(0)
+        self.minmass = 0.0
+        self.figure = Figure(figsize=(3.2, 1.9), dpi=90, layout="constrained",
+                             facecolor=self.colors["background"])
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(150)
+        self.canvas.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.axes = self.figure.add_subplot()
+        self._line = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        self._draw()
+
+    def set_data(self, all_masses, masses, minmass: float) -> None:
+        """Show new masses (``all_masses`` grey, ``masses`` coloured) and the line."""
+        self.all_masses = np.asarray(all_masses, dtype=float)
+        self.masses = np.asarray(masses, dtype=float)
+        self.minmass = float(minmass)
+        self._draw()
+
+    def set_minmass(self, minmass: float) -> None:
+        """Move the line only: instant feedback while the preview re-locates."""
+        self.minmass = float(minmass)
+        if self._line is not None:
+            self._line.set_xdata([self.minmass, self.minmass])
+            self.canvas.draw_idle()
+
+    def clear(self) -> None:
+        """Empty the plot (no preview)."""
+        self.set_data([], [], self.minmass)
+
+    def _draw(self) -> None:
+        ax, c = self.axes, self.colors
+        ax.clear()
+        ax.set_facecolor(c["background"])
+        for spine in ax.spines.values():
+            spine.set_color(c["text"])
+        ax.tick_params(colors=c["text"], labelsize=8)
+        ax.set_xlabel("mass", color=c["text"], fontsize=8)
+        ax.set_ylabel("features", color=c["text"], fontsize=8)
+        values = self.all_masses if len(self.all_masses) else self.masses
+        if len(values):
+            edges = np.histogram_bin_edges(values, bins=min(MAX_BINS, max(len(values) // 4, 5)))
+            ax.hist(self.all_masses, bins=edges, color=c["all"], label="candidates")
+            ax.hist(self.masses, bins=edges, color=c["kept"], label="kept")
+            ax.legend(fontsize=7, frameon=False, labelcolor=c["text"], loc="upper right")
+        else:
+            ax.text(0.5, 0.5, "no preview", ha="center", va="center", color=c["text"],
+                    fontsize=8, transform=ax.transAxes)
+        self._line = ax.axvline(self.minmass, color=c["line"], lw=1.5)
+        self.canvas.draw_idle()

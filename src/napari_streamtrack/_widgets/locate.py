@@ -1,0 +1,567 @@
+"""The "Locate features" dock widget: ``streamtrack.locate`` with a live preview,
+``streamtrack.batch_iter`` into an HDF5 store.
+
+The widget holds no algorithm. It collects locate's parameters, builds the
+frame sequence of an Image layer (one colour channel of RGB data, picked
+with ``streamtrack.pipeline``), previews ``streamtrack.locate`` on the
+current frame in a background thread, and runs ``streamtrack.batch_iter``
+in a napari worker that yields once per stored frame (progress bar,
+Cancel). Layers are touched only in main-thread callbacks.
+"""
+import os
+from types import SimpleNamespace
+
+import napari
+import numpy as np
+import pandas as pd
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpinBox,
+                              Label, PushButton, SpinBox)
+from napari.qt.threading import GeneratorWorker, create_worker
+from napari.utils.notifications import show_error
+from psygnal import Signal
+from qtpy.QtCore import QTimer
+
+import streamtrack
+
+from .. import _settings
+from .._layers import points_data
+from ._common import layer_geometry, put_layer
+from ._histogram import MassHistogram
+from ._preview import LatestJob
+
+SETTINGS = "locate"
+STORE_CLASSES = ("PandasHDFStore", "PandasHDFStoreBig", "PandasHDFStoreSingleNode")
+PREVIEW_BORDER = "yellow"
+FEATURES_BORDER = "red"
+
+# name: (widget class, widget options, default, tooltip); numbers at 0 mean
+# "locate's default" where locate takes None. Tooltips follow locate's docstring.
+PARAMETERS = {
+    "diameter": (SpinBox, dict(min=3, max=999, step=2), 11,
+                 "Feature size in pixels: an odd integer (even values are rounded up "
+                 "to odd). Pick it a little larger than the features look."),
+    "minmass": (FloatSpinBox, dict(min=0, max=1e12, step=10), 0.0,
+                "Minimum integrated brightness (mass) of a feature; 0 = none. Put it "
+                "between the noise and the particles in the histogram below."),
+    "invert": (CheckBox, {}, False, "Look for dark features on a bright background."),
+    "maxsize": (FloatSpinBox, dict(min=0, max=1e4, step=0.5), 0.0,
+                "Maximum radius of gyration (size) of a feature, px; 0 = no limit."),
+    "separation": (FloatSpinBox, dict(min=0, max=1e4, step=1), 0.0,
+                   "Minimum distance between features, px; 0 = default (diameter + 1)."),
+    "noise_size": (FloatSpinBox, dict(min=0, max=1e3, step=0.5), 1.0,
+                   "Gaussian sigma of the noise filter, px. Must be smaller than the "
+                   "smoothing size."),
+    "smoothing_size": (SpinBox, dict(min=0, max=999, step=1), 0,
+                       "Size of the boxcar background filter, px (odd); 0 = default "
+                       "(the diameter)."),
+    "threshold": (FloatSpinBox, dict(min=0, max=1e6, step=0.001), 0.0,
+                  "Clip the bandpassed image below this value; 0 = default (1 for "
+                  "integer images, 1/255 for float images)."),
+    "percentile": (FloatSpinBox, dict(min=0, max=100, step=1), 64.0,
+                   "Maxima must be brighter than this percentile of the nonzero "
+                   "bandpassed pixels."),
+    "topn": (SpinBox, dict(min=0, max=10**7, step=1), 0,
+             "Keep only the N brightest features of each frame; 0 = all."),
+    "preprocess": (CheckBox, {}, True,
+                   "Bandpass the image first (noise size, smoothing size, threshold)."),
+    "max_iterations": (SpinBox, dict(min=1, max=100, step=1), 10,
+                       "Centre-of-mass refinement steps."),
+    "characterize": (CheckBox, {}, True,
+                     "Compute size, ecc, signal, raw_mass and ep; off: only y, x, mass."),
+}
+LAYER_EVENTS = ("inserted", "removed", "reordered")
+BASIC = ("diameter", "minmass", "invert")
+NONE_IF_ZERO = ("maxsize", "separation", "smoothing_size", "threshold", "topn")
+
+
+class _LocateWorker(GeneratorWorker):
+    """napari's generator worker (progress bar, activity dock) without its pop-ups.
+
+    ``locate`` warns for every empty frame and the widget reports errors in
+    its status line, so neither should become a napari notification each.
+    """
+
+    def _relay_warning(self, show_warn_args):
+        pass
+
+    def _relay_error(self, exc):
+        pass
+
+
+@streamtrack.pipeline
+def _channel(image, channel):
+    return image[..., channel]
+
+
+def _locate_frames(frames, probe, kwargs, open_store, record, processes):
+    """The run's worker generator: ``(frame_no, features)`` per stored frame.
+
+    Everything here runs in the worker thread. Parameters are checked on a
+    tiny ``probe`` image before the store is opened, so a bad combination
+    creates no file. The store is closed in ``finally``: at the end, on an
+    error, and when the widget closes this generator after a Cancel.
+    """
+    streamtrack.locate(probe, **kwargs)
+    store = open_store()
+    try:
+        store.save_metadata("locate", record)
+        yield from streamtrack.batch_iter(frames, output=store, processes=processes, **kwargs)
+    finally:
+        store.close()
+
+
+def _relay(job):
+    # a generator function for the worker; the widget keeps ``job`` to close it
+    yield from job
+
+
+class LocateWidget(Container):
+    """Locate features in an Image layer: preview one frame, run all into a store.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+
+    Attributes
+    ----------
+    worker : napari GeneratorWorker or None
+        The last run's worker (``yielded`` once per frame, then ``finished``).
+    preview_job : LatestJob
+        The preview's background job (``preview_job.worker`` is the latest).
+    histogram : MassHistogram
+        The preview's mass distribution.
+    processes : int or 'auto'
+        Threads ``batch_iter`` uses for a run.
+    done : psygnal.Signal
+        Emitted with ``'located'``, ``'cancelled'`` or ``'failed'`` once a run's
+        layer and status line are updated.
+    """
+
+    done = Signal(str)
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self.viewer = viewer
+        self.worker = None
+        self.processes = "auto"
+        self._run = None  # state of the running job
+        self._preview_name = None
+        self.preview_features = None  # the last preview's table
+        saved = _settings.load(SETTINGS, self.defaults())
+
+        self.layer = ComboBox(label="image", choices=self._image_layers,
+                              tooltip="The Image layer to locate features in: (T, Y, X), "
+                                      "one 2-D image, or RGB(A) frames.")
+        self.channel = SpinBox(label="channel", min=0, max=3, value=saved["channel"],
+                               tooltip="Colour channel of RGB(A) images: 0 red, 1 green "
+                                       "(default: the brightest channel of most colour "
+                                       "cameras), 2 blue, 3 alpha.")
+        self.params = {}
+        for name, (cls, options, _, tooltip) in PARAMETERS.items():
+            widget_kwargs = dict(label=name.replace("_", " "), tooltip=tooltip, **options)
+            if cls is CheckBox:
+                widget_kwargs = dict(text=name, tooltip=tooltip)
+            self.params[name] = cls(value=saved[name], **widget_kwargs)
+        self.more = CheckBox(text="more options", value=False,
+                             tooltip="Show every parameter of streamtrack.locate.")
+        self.preview = CheckBox(text="preview current frame", value=False,
+                                tooltip="Locate the frame on screen whenever a parameter "
+                                        "or the frame changes (a Points layer and the mass "
+                                        "histogram).")
+        self.all_frames = CheckBox(text="all frames", value=True,
+                                   tooltip="Locate every frame; off: frames start to stop.")
+        self.start = SpinBox(label="start", min=0, max=0, tooltip="First frame to locate.")
+        self.stop = SpinBox(label="stop", min=1, max=1,
+                            tooltip="Locate up to this frame, not including it.")
+        self.store_path = FileEdit(label="store", mode="w", filter="*.h5 *.hdf5",
+                                   tooltip="HDF5 file the features go to, frame by frame. "
+                                           "An existing file is opened for appending: the "
+                                           "frames located now are replaced, the others "
+                                           "are kept.")
+        self.store_class = ComboBox(label="layout", choices=STORE_CLASSES,
+                                    value=saved["store_class"],
+                                    tooltip="trackpy store layout: one node per frame "
+                                            "(PandasHDFStore), the same with a frame list "
+                                            "cache for 10^4+ frames (Big), or one table "
+                                            "(SingleNode).")
+        self.run_button = PushButton(text="Run", tooltip="Locate the frames into the store.")
+        self.cancel_button = PushButton(text="Cancel", enabled=False,
+                                        tooltip="Stop after the current frame; the store "
+                                                "keeps every finished frame.")
+        self.status = Label(value="")
+        self.status.native.setWordWrap(True)
+        self.extend([self.layer, self.channel, *self.params.values(), self.more,
+                     self.preview, self.all_frames, self.start, self.stop,
+                     self.store_path, self.store_class,
+                     Container(widgets=[self.run_button, self.cancel_button],
+                               layout="horizontal", labels=False, label=""),
+                     self.status])
+        self.histogram = MassHistogram(self._theme_colors())
+        # right under the preview check box
+        self.native.layout().insertWidget(self.index(self.preview) + 1, self.histogram)
+        self.preview_job = LatestJob(self._preview_job, self._show_preview,
+                                     self._preview_failed)
+
+        self.layer.changed.connect(self._layer_changed)
+        self.channel.changed.connect(self._parameter_changed)
+        for widget in self.params.values():
+            widget.changed.connect(self._parameter_changed)
+        self.params["diameter"].changed.connect(self._keep_odd)
+        self.params["smoothing_size"].changed.connect(self._keep_odd)
+        self.params["minmass"].changed.connect(self.histogram.set_minmass)
+        self.store_class.changed.connect(self.save_settings)
+        self.more.changed.connect(self._show_options)
+        self.preview.changed.connect(self._preview_toggled)
+        self.all_frames.changed.connect(self._show_range)
+        self.run_button.changed.connect(self.run)
+        self.cancel_button.changed.connect(self.cancel)
+        for event in LAYER_EVENTS:
+            getattr(viewer.layers.events, event).connect(self._refresh_layers)
+        viewer.dims.events.current_step.connect(self._frame_changed)
+        self._closed = False
+        self.native.destroyed.connect(self._detach)
+        self._odd = {n: self.params[n].value for n in ("diameter", "smoothing_size")}
+        self._show_options()
+        self._show_range()
+        self._preview_toggled(False)
+        self._layer_changed()
+
+    def _detach(self, *_) -> None:
+        # the dock widget is gone (viewer closed): no more viewer events, timers
+        # or layer updates; a run in progress stops after its current frame
+        self._closed = True
+        self.preview_job.cancel()
+        for event in LAYER_EVENTS:
+            getattr(self.viewer.layers.events, event).disconnect(self._refresh_layers)
+        self.viewer.dims.events.current_step.disconnect(self._frame_changed)
+        if self.running:
+            self.worker.quit()
+
+    # ----------------------------------------------------------- parameters
+    @staticmethod
+    def defaults() -> dict:
+        """The remembered values and their defaults."""
+        values = {name: spec[2] for name, spec in PARAMETERS.items()}
+        return {**values, "channel": 1, "store_class": STORE_CLASSES[0]}
+
+    def settings(self) -> dict:
+        """The current values of what is remembered between sessions."""
+        values = {name: w.value for name, w in self.params.items()}
+        return {**values, "channel": self.channel.value, "store_class": self.store_class.value}
+
+    def save_settings(self, *_) -> None:
+        """Remember the current values for the next session."""
+        _settings.save(SETTINGS, self.settings())
+
+    def locate_kwargs(self) -> dict:
+        """Keyword arguments for ``streamtrack.locate`` / ``batch_iter``."""
+        kwargs = {name: w.value for name, w in self.params.items()}
+        for name in NONE_IF_ZERO:
+            kwargs[name] = kwargs[name] or None
+        return kwargs
+
+    def _keep_odd(self, _=None) -> None:
+        # diameters and smoothing sizes are odd: step over even values in the
+        # direction the user went (0 = default stays for smoothing size)
+        for name, previous in self._odd.items():
+            widget = self.params[name]
+            value = widget.value
+            if value and value % 2 == 0:
+                value = value - 1 if value < previous and value - 1 >= widget.min else value + 1
+                widget.value = value
+            self._odd[name] = value
+
+    def _parameter_changed(self, *_) -> None:
+        self.save_settings()
+        self.request_preview()
+
+    def _show_options(self, *_) -> None:
+        for name, widget in self.params.items():
+            widget.visible = self.more.value or name in BASIC
+
+    def _show_range(self, *_) -> None:
+        self.start.visible = self.stop.visible = not self.all_frames.value
+
+    def _theme_colors(self) -> dict:
+        try:
+            from napari.utils.theme import get_theme
+
+            theme = get_theme(self.viewer.theme)
+            return {"background": theme.background.as_hex(), "text": theme.text.as_hex(),
+                    "kept": theme.current.as_hex(), "all": theme.highlight.as_hex(),
+                    "line": theme.warning.as_hex()}
+        except Exception:  # noqa: BLE001 - an unknown theme: matplotlib's colours
+            return {}
+
+    # ---------------------------------------------------------------- input
+    def _image_layers(self, _widget=None):
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, napari.layers.Image)]
+
+    def _refresh_layers(self, *_) -> None:
+        self.layer.reset_choices()
+
+    def _layer_changed(self, *_) -> None:
+        layer = self.layer.value
+        self.channel.visible = bool(layer is not None and layer.rgb)
+        try:
+            n = len(self.frames())
+        except ValueError:
+            n = 1
+        if layer is not None and layer.rgb:
+            self.channel.max = layer.data.shape[-1] - 1 if not layer.multiscale else 3
+        self.start.max = max(n - 1, 0)
+        self.stop.max = n
+        self.stop.value = n
+        self.request_preview()
+
+    def frames(self, channel=None):
+        """The selected layer's frames as a lazy ``FrameSequence`` (one channel if RGB).
+
+        Raises
+        ------
+        ValueError
+            No image layer, an image that is not 2-D (+ time), a bad channel.
+        """
+        layer = self.layer.value
+        if layer is None:
+            raise ValueError("Choose an image layer (add one to the viewer first).")
+        data = layer.data[0] if layer.multiscale else layer.data
+        ndim = data.ndim - (1 if layer.rgb else 0)
+        if ndim not in (2, 3):
+            raise ValueError(f"Locate works on 2-D frames over time (T, Y, X); "
+                             f"{layer.name!r} has shape {tuple(data.shape)}.")
+        if ndim == 2:  # one image: a movie of one frame
+            data = np.asarray(data)[np.newaxis]
+        frames = streamtrack.open(data)
+        if layer.rgb:
+            channel = self.channel.value if channel is None else channel
+            if not 0 <= channel < data.shape[-1]:
+                raise ValueError(f"{layer.name!r} has {data.shape[-1]} channels; "
+                                 f"channel {channel} does not exist.")
+            frames = _channel(frames, channel)
+        return frames
+
+    def _source_info(self) -> dict:
+        layer = self.layer.value
+        return {"source": layer.name, "channel": self.channel.value if layer.rgb else None}
+
+    def _layer_kwargs(self, layer, features, border, metadata=None) -> dict:
+        has_time = layer.ndim == 3
+        kwargs = dict(features=features, size=self.params["diameter"].value,
+                      face_color="transparent", border_color=border, border_width=0.12,
+                      **layer_geometry(layer, 3 if has_time else 2))
+        if metadata is not None:
+            kwargs["metadata"] = metadata
+        return kwargs
+
+    def _points(self, layer, table: pd.DataFrame):
+        data, features = points_data(table)
+        if layer.ndim == 2:  # a plain image: 2-D points, the frame (0) kept as a feature
+            data = data[:, 1:]
+            features["frame"] = table["frame"].to_numpy()
+        return data, features
+
+    def _put_points(self, name, layer, table, border, metadata=None):
+        data, features = self._points(layer, table)
+        points = put_layer(self.viewer, name, data,
+                           self._layer_kwargs(layer, features, border, metadata), "points")
+        points.size = self.params["diameter"].value  # a re-run may use another diameter
+        return points
+
+    # -------------------------------------------------------------- preview
+    def current_frame(self, n_frames: int) -> int:
+        """Index of the frame on screen in the selected layer's frames."""
+        layer = self.layer.value
+        if layer is None or layer.ndim == 2:
+            return 0
+        t = layer.world_to_data(self.viewer.dims.point)[0]
+        return int(np.clip(np.round(t), 0, n_frames - 1))
+
+    def request_preview(self) -> None:
+        """Re-locate the preview frame after a short delay (if the preview is on)."""
+        if self.preview.value:
+            self.preview_job.request()
+
+    def preview_now(self):
+        """Start the preview job at once; returns its worker (None if nothing to do)."""
+        self.preview_job.request(now=True)
+        return self.preview_job.worker if self.preview_job.busy else None
+
+    def _frame_changed(self, *_) -> None:
+        self.request_preview()
+
+    def _preview_toggled(self, on) -> None:
+        self.histogram.setVisible(bool(on))
+        if on:
+            self.preview_job.request(now=True)
+            return
+        self.preview_job.cancel()
+        self.histogram.clear()
+        if self._preview_name and self._preview_name in self.viewer.layers:
+            self.viewer.layers.remove(self._preview_name)
+        self._preview_name = None
+
+    def _preview_job(self):
+        if self._closed or not self.preview.value:
+            return None
+        try:
+            frames = self.frames()
+        except ValueError as exc:
+            self._say(f"Preview: {exc}")
+            return None
+        layer, kwargs = self.layer.value, self.locate_kwargs()
+        index = self.current_frame(len(frames))
+
+        def job():
+            image = frames[index]  # read in this thread too (dask, files)
+            features = streamtrack.locate(image, **kwargs)
+            # every candidate, for the histogram: where minmass should cut
+            every = streamtrack.locate(image, **{**kwargs, "minmass": None, "topn": None})
+            if "frame" not in features.columns:
+                features["frame"] = np.int64(image.frame_no)
+            return layer, kwargs, features, every["mass"].to_numpy()
+
+        return job
+
+    def _show_preview(self, result) -> None:
+        layer, kwargs, features, every = result
+        if self._closed or not self.preview.value or layer is not self.layer.value:
+            return
+        name = f"{layer.name} preview"
+        if self._preview_name not in (None, name) and self._preview_name in self.viewer.layers:
+            self.viewer.layers.remove(self._preview_name)
+        self._preview_name = name
+        active = self.viewer.layers.selection.active
+        self._put_points(name, layer, features, PREVIEW_BORDER)
+        if active is not None and active in self.viewer.layers:
+            # adding a layer selects it; the user was working on another one
+            self.viewer.layers.selection.active = active
+        self.preview_features = features
+        self.histogram.set_data(every, features["mass"].to_numpy(), kwargs["minmass"])
+        frame = int(features["frame"].iloc[0]) if len(features) else "-"
+        self._say(f"Preview of frame {frame}: {len(features):,} features "
+                  f"({len(every):,} candidates).")
+
+    def _preview_failed(self, exc: Exception) -> None:
+        if not self._closed:
+            self._say(f"Preview: {exc}")
+
+    # ------------------------------------------------------------------ run
+    @property
+    def running(self) -> bool:
+        """A run is in progress."""
+        return self._run is not None
+
+    def run(self, *_):
+        """Locate the chosen frames into the store in a worker; returns the worker.
+
+        Returns None, with a message in the status line, when no run starts
+        (no image, no store path, an empty frame range, a run in progress).
+        """
+        if self.running:
+            self._say("A run is in progress: wait for it or cancel it.")
+            return None
+        try:
+            frames = self.frames()
+            selected, first, stop = self._selection(frames)
+            path = self._store_path()
+        except ValueError as exc:
+            self._error(str(exc))
+            return None
+        self.save_settings()
+        layer, kwargs = self.layer.value, self.locate_kwargs()
+        store_class = self.store_class.value
+        about = {"version": streamtrack.__version__, **self._source_info(),
+                 "frames": [first, stop]}
+        record = {**kwargs, **about}
+        data = layer.data[0] if layer.multiscale else layer.data
+        probe = np.zeros((2 * kwargs["diameter"] + 3,) * 2, dtype=data.dtype)
+        job = _locate_frames(selected, probe, kwargs,
+                             lambda: getattr(streamtrack, store_class)(path, mode="a"),
+                             record, self.processes)
+        worker = create_worker(_relay, job, _worker_class=_LocateWorker, _ignore_errors=True,
+                               _start_thread=False,
+                               _progress={"total": len(selected),
+                                          "desc": f"Locating {layer.name}"})
+        self._run = SimpleNamespace(layer=layer, path=path, job=job, tables=[], done=0,
+                                    total=len(selected), cancelled=False, error=None,
+                                    metadata={"store": path, "store_class": store_class,
+                                              "locate": kwargs, **about})
+        worker.yielded.connect(self._frame_done)
+        worker.errored.connect(self._run_failed)
+        worker.finished.connect(self._run_finished)
+        self.worker = worker
+        self.run_button.enabled, self.cancel_button.enabled = False, True
+        self._say(f"Locating {len(selected):,} frames of {layer.name!r} -> {path}")
+        # started from the event loop, so callers can connect to (and wait on)
+        # its signals before any is emitted
+        QTimer.singleShot(0, worker.start)
+        return worker
+
+    def cancel(self, *_) -> None:
+        """Stop the run after the frame in progress; finished frames stay stored."""
+        if self.running:
+            self._run.cancelled = True
+            self.worker.quit()
+            self._say("Cancelling...")
+
+    def _selection(self, frames):
+        if self.all_frames.value:
+            return frames, 0, len(frames)
+        first, stop = self.start.value, min(self.stop.value, len(frames))
+        if first >= stop:
+            raise ValueError(f"Empty frame range: start {first} must be below stop {stop}.")
+        return frames[first:stop], first, stop
+
+    def _store_path(self) -> str:
+        text = self.store_path.line_edit.value.strip()
+        if not text:
+            raise ValueError("Choose a store file (an .h5 file the features are saved to).")
+        path = os.path.abspath(os.path.expanduser(text))
+        return path if os.path.splitext(path)[1] else path + ".h5"
+
+    def _frame_done(self, item) -> None:
+        frame_no, features = item
+        run = self._run
+        run.done += 1
+        if len(features):
+            run.tables.append(features)
+        if not self._closed:
+            self._say(f"Located frame {frame_no} ({run.done:,}/{run.total:,})")
+
+    def _run_failed(self, exc: Exception) -> None:
+        self._run.error = exc
+
+    def _run_finished(self) -> None:
+        run, self._run = self._run, None
+        # after Cancel or an error the generator is suspended or dead: closing
+        # it here runs its ``finally`` (closes the store) now, not at some GC
+        run.job.close()
+        if self._closed:
+            return
+        self.run_button.enabled, self.cancel_button.enabled = True, False
+        n_features = sum(len(t) for t in run.tables)
+        if run.tables:
+            table = pd.concat(run.tables, ignore_index=True)
+            self._put_points(f"{run.layer.name} features", run.layer, table,
+                             FEATURES_BORDER, {"streamtrack": run.metadata})
+        name = os.path.basename(run.path)
+        if run.error is not None:
+            stored = f" after {run.done:,} frames; the store holds them" if run.done else ""
+            self._error(f"Locate stopped{stored}: {run.error}")
+        elif run.cancelled:
+            self._say(f"Cancelled after {run.done:,} frames; the store holds them "
+                      f"({n_features:,} features -> {name}).")
+        else:
+            self._say(f"Located {run.done:,} frames, {n_features:,} features -> {name}")
+        self.done.emit("failed" if run.error is not None else
+                       "cancelled" if run.cancelled else "located")
+
+    # --------------------------------------------------------------- status
+    def _say(self, text: str) -> None:
+        self.status.value = text
+
+    def _error(self, text: str) -> None:
+        self._say(text)
+        show_error(text)
