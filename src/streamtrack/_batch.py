@@ -77,7 +77,7 @@ def _located(frames, curried, n_workers):
                 job.cancel()
 
 
-def _check_batch_args(frames, output, kwargs):
+def _check_batch_args(frames, output, kwargs, client=None):
     if "raw_image" in kwargs:
         raise TypeError("batch() takes the images from frames; do not pass raw_image.")
     if output is not None and not callable(getattr(output, "put", None)):
@@ -86,9 +86,14 @@ def _check_batch_args(frames, output, kwargs):
     if isinstance(frames, (pd.DataFrame, str)) or not hasattr(frames, "__iter__"):
         raise TypeError(f"frames must be an iterable of images (e.g. streamtrack.open(...)),"
                         f" got {type(frames).__name__}.")
+    if client is not None:
+        from ._distributed import check_client
+
+        check_client(client)
 
 
-def batch_iter(frames, diameter, output=None, processes='auto', after_locate=None, **kwargs):
+def batch_iter(frames, diameter, output=None, processes='auto', after_locate=None, *,
+               client=None, **kwargs):
     """Locate frame by frame, yielding each frame's features once it is stored.
 
     The generator behind :func:`batch`, for callers that report progress or
@@ -98,7 +103,7 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
 
     Parameters
     ----------
-    frames, diameter, output, processes, after_locate, **kwargs
+    frames, diameter, output, processes, after_locate, client, **kwargs
         As in :func:`batch`.
 
     Yields
@@ -109,7 +114,7 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
 
     Raises
     ------
-    TypeError
+    TypeError, ImportError
         As in :func:`batch`, when the generator is created.
 
     Examples
@@ -119,14 +124,22 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
     >>> [(t, len(f) > 0) for t, f in tp.batch_iter(frames, 11, minmass=500, processes=1)]
     [(0, True), (1, True), (2, True)]
     """
-    _check_batch_args(frames, output, kwargs)
+    _check_batch_args(frames, output, kwargs, client)
     n_workers = _n_workers(processes)
     kwargs["diameter"] = diameter
-    return _batch_iter(frames, output, n_workers, after_locate, partial(locate, **kwargs))
+    return _batch_iter(frames, output, n_workers, after_locate, partial(locate, **kwargs),
+                       client)
 
 
-def _batch_iter(frames, output, n_workers, after_locate, curried):
-    for frame_no, features in _located(frames, curried, n_workers):
+def _batch_iter(frames, output, n_workers, after_locate, curried, client=None):
+    if client is None:
+        results = _located(frames, curried, n_workers)
+    else:
+        from . import _distributed  # imports dask: only when a client is given
+
+        results = _distributed.located(frames, curried, client)
+    # the same in-order loop either way: the store is fed on this thread only
+    for frame_no, features in results:
         if "frame" not in features.columns:
             features["frame"] = np.int64(frame_no)
         if after_locate is not None:
@@ -138,7 +151,7 @@ def _batch_iter(frames, output, n_workers, after_locate, curried):
 
 
 def batch(frames, diameter, output=None, meta=None, processes='auto',
-          after_locate=None, **kwargs):
+          after_locate=None, *, client=None, **kwargs):
     """Locate features in every frame of a movie, streaming the results.
 
     Signature and behaviour follow trackpy 0.7's ``batch``, except that any
@@ -166,6 +179,14 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     after_locate : callable, optional
         ``after_locate(frame_no, features) -> features``, run on each frame's
         features before they are stored.
+    client : dask.distributed.Client or str, optional
+        Locate on the workers of a Dask cluster: a ``Client``, or a scheduler
+        address (``'tcp://host:8786'``; connected for this call, then
+        closed). ``processes`` is then not used. The workers read the frames
+        of a lazy ``streamtrack.open`` sequence themselves (they need the
+        same file paths); for in-memory frames the driver sends the pixels.
+        At most 2 frames per worker thread are in flight, and ``after_locate``
+        and ``output.put`` run here, in frame order. Keyword only.
     **kwargs
         Passed to :func:`streamtrack.locate` (minmass, invert, ...).
 
@@ -178,7 +199,14 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     ------
     TypeError
         ``processes`` neither an int nor 'auto'; ``raw_image`` among kwargs;
-        ``output`` without a ``put`` method; ``frames`` not iterable.
+        ``output`` without a ``put`` method; ``frames`` not iterable;
+        ``client`` neither a ``Client`` nor an address.
+    ImportError
+        ``client`` given as an address but ``dask.distributed`` is missing
+        (install ``napari-streamtrack[distributed]``).
+    Exception
+        With a client, whatever a worker raised, with its own type (e.g.
+        ``UnreadableFrameError`` for a file that cannot be decoded).
 
     Examples
     --------
@@ -188,7 +216,7 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     >>> sorted(features['frame'].unique().tolist())
     [0, 1, 2]
     """
-    _check_batch_args(frames, output, kwargs)
+    _check_batch_args(frames, output, kwargs, client)
     n_workers = _n_workers(processes)
     if meta:
         source = getattr(frames, "filename", None)
@@ -201,7 +229,7 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     columns = None
     kwargs["diameter"] = diameter
     for _, features in _batch_iter(frames, output, n_workers, after_locate,
-                                   partial(locate, **kwargs)):
+                                   partial(locate, **kwargs), client):
         if columns is None:
             columns = list(features.columns)
         if output is None and len(features):

@@ -7,6 +7,7 @@ Examples
     streamtrack locate 'movie/*.png' -d 11 --channel 1 --invert -o features.h5
     streamtrack link features.h5 -s 3 --memory 3
     streamtrack track 'movie/*.png' -d 11 -s 3 --channel 1 --invert -o tracks.h5
+    streamtrack locate 'movie/*.png' -d 11 --scheduler tcp://host:8786 -o features.h5
     streamtrack demo
 """
 import argparse
@@ -48,6 +49,10 @@ def _add_movie_options(p):
     p.add_argument("--processes", default="auto",
                    type=lambda s: s if s == "auto" else int(s),
                    help="parallel locate workers ('auto' = all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="locate on a Dask cluster: its scheduler address (tcp://host:8786); "
+                        "the workers read the frames, so they need the same paths "
+                        "(pip install 'napari-streamtrack[distributed]')")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -155,7 +160,8 @@ def cmd_locate(args):
             bar.set_postfix(features=len(features))
             return features
         tp.batch(frames, args.diameter, output=store, processes=args.processes,
-                 after_locate=after_locate, meta=args.meta, **_locate_kwargs(args))
+                 after_locate=after_locate, meta=args.meta, client=args.scheduler,
+                 **_locate_kwargs(args))
     print(f"{len(counts)} frames, {sum(counts)} features "
           f"({np.mean(counts) if counts else 0:.1f} per frame) -> {args.output}")
     return 0
@@ -199,8 +205,10 @@ def _track_into(store, frames, args, bar):
         bar.set_postfix(features=len(features), trajectories=output.linker.next_id)
         return features
 
+    # demo's settings have no scheduler: it always runs locally
     tp.batch(frames, args.diameter, output=output, processes=args.processes,
-             after_locate=after_locate, **_locate_kwargs(args))
+             after_locate=after_locate, client=getattr(args, "scheduler", None),
+             **_locate_kwargs(args))
     return len(counts), sum(counts), output.linker.next_id
 
 
@@ -374,7 +382,8 @@ def main(argv=None):
 
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError, StoreError, SubnetOversizeException) as exc:
+    except (ValueError, TypeError, OSError, ImportError, StoreError,
+            SubnetOversizeException) as exc:
         # user errors: one clear line, no traceback
         print(f"streamtrack {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,246 @@
+"""``batch(..., client=...)``: locate on the workers of a Dask distributed cluster.
+
+What runs where
+---------------
+- On the workers, one task per frame: read (decode) the frame and locate it.
+- On the driver, in frame order: ``after_locate``, ``output.put`` and the
+  logging, exactly as without a client (``_batch._batch_iter``).
+
+What is shipped
+---------------
+A lazy :class:`~streamtrack.FrameSequence` (``streamtrack.open`` over files,
+a ``pipeline`` on it, a synthetic movie) is pickled once and scattered to
+every worker; each task then carries only a frame index and the ``locate``
+settings, and the worker reads that frame itself. This needs the workers to
+see the same file paths. Everything else has no lazy reader to ship, so the
+driver reads each frame and sends its pixels with the task: an in-memory
+numpy array or list, a generator, a sequence that cannot be pickled (a
+multi-page TIFF keeps an open file) or whose pickle exceeds
+``MAX_SHIPPED_SEQUENCE`` bytes (``open`` of an in-memory movie).
+
+At most ``2 x`` the cluster's worker threads frames are in flight, so the
+driver's memory stays flat and the store is fed while the cluster works.
+
+``dask`` is imported here only, and this module only when a client is given:
+``import streamtrack`` never imports dask.
+"""
+import io
+import pickle
+import uuid
+from collections import deque
+
+import numpy as np
+
+from ._batch import _frame_number, _locate_item
+from ._logging import logger
+from .frames import FrameSequence
+
+EXTRA = "napari-streamtrack[distributed]"
+
+#: Largest pickle of a FrameSequence that is scattered to the workers; a
+#: bigger one holds pixels (an in-memory movie), so frames are sent instead.
+MAX_SHIPPED_SEQUENCE = 4 * 2**20
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(f"batch(..., client=...) needs dask.distributed; install it with "
+                          f"pip install '{EXTRA}' (or pip install 'dask[distributed]')."
+                          ) from exc
+    return distributed
+
+
+def check_client(client):
+    """Validate ``client`` when ``batch``/``batch_iter`` is called (before any frame).
+
+    Parameters
+    ----------
+    client : distributed.Client or str
+        A connected client, or a scheduler address such as ``'tcp://host:8786'``.
+
+    Raises
+    ------
+    ImportError
+        An address is given but ``dask.distributed`` is not installed; the
+        message names the ``napari-streamtrack[distributed]`` extra.
+    TypeError
+        Neither an address string nor a (synchronous) ``Client``.
+    """
+    if isinstance(client, str):
+        _import_distributed()
+        return
+    if not all(callable(getattr(client, name, None)) for name in ("submit", "scatter",
+                                                                   "nthreads", "cancel")):
+        raise TypeError(f"client must be a dask.distributed.Client or a scheduler address "
+                        f"such as 'tcp://host:8786', got {type(client).__name__}.")
+    if getattr(client, "asynchronous", False):
+        raise TypeError("client must be a synchronous dask.distributed.Client "
+                        "(asynchronous=False): batch blocks on each frame's result.")
+
+
+def window(client):
+    """Frames kept in flight: twice the cluster's worker threads (at least 2).
+
+    Twice, so that every worker has its next frame queued while the driver
+    is busy putting the previous result into the store.
+    """
+    return max(2, 2 * sum(client.nthreads().values()))
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _LimitedSink(io.RawIOBase):
+    """A write-only sink that stops the pickler once ``limit`` bytes are written."""
+
+    def __init__(self, limit):
+        self.size = 0
+        self.limit = limit
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.size += len(memoryview(data).cast("B"))
+        if self.size > self.limit:
+            raise _TooLarge
+        return len(data)
+
+
+def shipped_sequence(frames, limit=None):
+    """Whether ``frames`` is shipped to the workers as a lazy reader.
+
+    Parameters
+    ----------
+    frames : iterable
+        The ``frames`` given to ``batch``.
+    limit : int, optional
+        Largest pickle accepted, in bytes. Default ``MAX_SHIPPED_SEQUENCE``.
+
+    Returns
+    -------
+    bool
+        True for a :class:`FrameSequence` that pickles (with cloudpickle, as
+        dask does: a ``pipeline``'s local function is pickled by value) into
+        at most ``limit`` bytes; False when the driver must send pixels.
+    """
+    if not isinstance(frames, FrameSequence):
+        return False
+    import cloudpickle
+
+    limit = MAX_SHIPPED_SEQUENCE if limit is None else limit
+    try:
+        # written to a counting sink that gives up early: an in-memory movie
+        # is never copied in full just to find out that it is too large
+        cloudpickle.dump(frames, _LimitedSink(limit), protocol=pickle.HIGHEST_PROTOCOL)
+    except _TooLarge:
+        logger.debug("batch: %r pickles to over %d bytes; the driver sends pixels",
+                     frames, limit)
+        return False
+    except Exception as exc:  # noqa: BLE001 - whatever makes it unpicklable
+        logger.debug("batch: %r cannot be pickled (%s); the driver sends pixels", frames, exc)
+        return False
+    return True
+
+
+def _locate_in_sequence(frames, index, curried):
+    """Worker task: read frame ``index`` of the scattered sequence and locate it."""
+    import dask
+
+    # a dask-array-backed frame is computed right here, not submitted back
+    # to the cluster, where it could wait forever for this busy thread
+    with dask.config.set(scheduler="synchronous"):
+        return _locate_item(frames, index, curried)
+
+
+def _locate_frame(frame_no, image, curried):
+    """Worker task: locate pixels sent by the driver."""
+    return frame_no, curried(image)
+
+
+def _driver_frames(frames):
+    """``(frame_no, pixels)`` read on the driver, numbered as ``_batch._located`` does."""
+    if hasattr(frames, "__getitem__") and hasattr(frames, "__len__"):
+        for i in range(len(frames)):
+            image = frames[i]
+            # slices of one stacked array share a frame_no (trackpy #756)
+            frame_no = i if isinstance(frames, np.ndarray) else _frame_number(image, i)
+            yield frame_no, np.asarray(image)
+    else:
+        for i, image in enumerate(frames):
+            yield _frame_number(image, i), np.asarray(image)
+
+
+def located(frames, curried, client):
+    """Yield ``(frame_no, features)`` in input order, located on a Dask cluster.
+
+    Parameters
+    ----------
+    frames : iterable of images
+        As in :func:`streamtrack.batch`.
+    curried : callable
+        ``locate`` with its keyword arguments bound; pickled with each task.
+    client : distributed.Client or str
+        A client, or a scheduler address (a client is connected for this
+        run and closed at its end).
+
+    Yields
+    ------
+    frame_no : int
+    features : DataFrame
+
+    Raises
+    ------
+    Exception
+        Whatever a task raised on a worker, re-raised with its own type
+        (e.g. :class:`streamtrack.frames.UnreadableFrameError`); the frames
+        still in flight are cancelled.
+    OSError
+        The scheduler at an address cannot be reached.
+    """
+    own = isinstance(client, str)
+    if own:
+        distributed = _import_distributed()
+        # not the default client: the caller's own dask code keeps its scheduler
+        client = distributed.Client(client, set_as_default=False)
+    pending = deque()
+    scattered = None
+    try:
+        run = uuid.uuid4().hex[:8]
+        if shipped_sequence(frames):
+            # one copy per worker up front; tasks then carry only an index
+            [scattered] = client.scatter([frames], broadcast=True, hash=False)
+            jobs = (client.submit(_locate_in_sequence, scattered, i, curried,
+                                  key=f"streamtrack-locate-{run}-{i}")
+                    for i in range(len(frames)))
+        else:
+            jobs = (client.submit(_locate_frame, frame_no, image, curried,
+                                  key=f"streamtrack-locate-{run}-{n}")
+                    for n, (frame_no, image) in enumerate(_driver_frames(frames)))
+        size = window(client)
+        logger.debug("batch: %s on %s, %d frames in flight",
+                     "lazy sequence" if scattered is not None else "pixels", client, size)
+        for job in jobs:
+            pending.append(job)
+            if len(pending) >= size:
+                break
+        while pending:
+            # the oldest frame first: results leave in input order whatever
+            # order the workers finish in. It leaves ``pending`` only once it
+            # succeeded, so a failed one is cancelled below with the rest.
+            result = pending[0].result()
+            pending.popleft()
+            for job in jobs:
+                pending.append(job)
+                break
+            yield result
+    finally:
+        if pending:
+            client.cancel(list(pending))
+        if scattered is not None:
+            client.cancel([scattered])
+        if own:
+            client.close()
