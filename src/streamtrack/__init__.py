@@ -34,7 +34,9 @@ _EXPORTS = {
     "PandasHDFStore": "stores",
     "PandasHDFStoreBig": "stores",
     "PandasHDFStoreSingleNode": "stores",
+    "PandasHDFStoreChunked": "stores",
     "StoreError": "exceptions",
+    "StoreLockedError": "exceptions",
     "SubnetOversizeException": "exceptions",
     "UnknownLinkingError": "exceptions",
     "link": "linking",
@@ -42,6 +44,8 @@ _EXPORTS = {
     "link_iter": "linking",
     "link_df_iter": "linking",
     "Linker": "linking",
+    "link_store": "linking",
+    "link_store_iter": "linking",
 }
 
 _SUBMODULES = ("synthetic", "predict", "linking")

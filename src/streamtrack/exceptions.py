@@ -5,6 +5,10 @@ class StoreError(RuntimeError):
     """A framewise store cannot be read or written as asked (bad layout, closed store)."""
 
 
+class StoreLockedError(StoreError):
+    """Another process is writing the store (open it with mode='r' to read)."""
+
+
 class SubnetOversizeException(Exception):
     """A linking subnetwork has more source particles than the solver may take.
 

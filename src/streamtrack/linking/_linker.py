@@ -167,6 +167,28 @@ class Linker:
                     pos=None if self._pos is None else self._pos.copy(),
                     t_last=self._t_last.copy())
 
+    def restore(self, state):
+        """Continue from a :meth:`state` (a checkpoint): the same ids follow.
+
+        Raises
+        ------
+        ValueError
+            A state from another kind of movie (positions of another dimension).
+        """
+        pos = state.get("pos")
+        pos = None if pos is None else np.asarray(pos, dtype=float)
+        t = state.get("t")
+        self.t = None if t is None else int(np.asarray(t))
+        self.next_id = int(np.asarray(state["next_id"]))
+        self._ids = np.asarray(state["ids"], dtype=np.int64).copy()
+        self._t_last = np.asarray(state["t_last"], dtype=np.int64).copy()
+        self._pos = None if pos is None else pos.copy()
+        self.ndim = None if pos is None else pos.shape[1]
+        if self._pos is not None and not (len(self._pos) == len(self._ids) == len(self._t_last)):
+            raise ValueError("inconsistent linker state: ids, positions and times differ "
+                             "in length.")
+        return self
+
     # -- linking -----------------------------------------------------------
     def step(self, t, coords):
         """Link the frame ``t`` with positions ``coords``; return its particle ids.

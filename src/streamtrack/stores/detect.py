@@ -5,7 +5,8 @@ from ..exceptions import StoreError
 
 
 def store_layout(path):
-    """'single', 'big', 'frames' for the three trackpy layouts, or None.
+    """'single', 'big', 'frames' for the three trackpy layouts, 'chunked' for
+    :class:`PandasHDFStoreChunked`, or None.
 
     Never raises for a readable file that is not a framewise store (the napari
     reader relies on that); a missing file raises FileNotFoundError.
@@ -20,8 +21,11 @@ def store_layout(path):
             return None
         with tables.open_file(path, mode="r") as handle:
             names = set(handle.root._v_children)
+            chunked = "streamtrack_chunked" in handle.root._v_attrs._v_attrnamesuser
     except Exception:  # noqa: BLE001 - unreadable or locked: not ours to judge
         return None
+    if chunked:
+        return "chunked"
     if "FrameData" in names:
         return "single"
     frames = any(n.startswith("Frame_") and n[6:].lstrip("-").isdigit() for n in names)
@@ -38,12 +42,13 @@ def open_store(path, mode="a", **kwargs):
     StoreError
         The file is not a framewise store.
     """
+    from .chunked import PandasHDFStoreChunked
     from .hdf import PandasHDFStore, PandasHDFStoreBig, PandasHDFStoreSingleNode
 
     layout = store_layout(path)
     classes = {"single": PandasHDFStoreSingleNode, "big": PandasHDFStoreBig,
-               "frames": PandasHDFStore}
+               "frames": PandasHDFStore, "chunked": PandasHDFStoreChunked}
     if layout is None:
         raise StoreError(f"{os.fspath(path)!r} is not a framewise store (no Frame_<n> nodes, "
-                         "_Frames_Cache or FrameData table).")
+                         "_Frames_Cache, FrameData table or chunked layout).")
     return classes[layout](path, mode=mode, **kwargs)

@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..exceptions import StoreError
+from ..exceptions import StoreError, StoreLockedError
+from . import _journal
 from ._fastread import read_frame_table
 from .base import FramewiseData
 
@@ -25,6 +26,18 @@ _FRAME_NODE = dict(format="table", index=False, track_times=False)
 KEY_PREFIX = "Frame_"
 CACHE_KEY = "_Frames_Cache"
 _META_PREFIX = "streamtrack_"
+_PROCESSED = "streamtrack__processed"  # not a metadata record: two underscores
+_CHECKPOINT = "_streamtrack_checkpoint_"
+
+
+def _merge_ranges(ranges):
+    merged = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return merged
 
 
 def _json_default(value):
@@ -59,6 +72,11 @@ class _HDFStoreBase(FramewiseData):
             try:
                 self.store = pd.HDFStore(self.filename, mode, **kwargs)
             except Exception as exc:  # noqa: BLE001 - PyTables raises many kinds
+                if "unable to lock" in str(exc):  # HDF5's own file lock
+                    raise StoreLockedError(
+                        f"{self.filename!r} is open for writing in another process; wait "
+                        "for it to finish (HDF5 allows one writer and no reader meanwhile; "
+                        "PandasHDFStoreChunked lets readers in).") from None
                 raise StoreError(f"cannot open {self.filename!r} as an HDF5 store "
                                  f"(mode {mode!r}): {exc}") from exc
 
@@ -86,7 +104,8 @@ class _HDFStoreBase(FramewiseData):
         """
         attrs = self._root._v_attrs
         return {name[len(_META_PREFIX):]: json.loads(attrs[name])
-                for name in attrs._v_attrnamesuser if name.startswith(_META_PREFIX)}
+                for name in attrs._v_attrnamesuser
+                if name.startswith(_META_PREFIX) and name != _PROCESSED}
 
     def save_metadata(self, name, record):
         """Save a JSON-serialisable ``record`` (parameters, version) under ``name``.
@@ -105,6 +124,59 @@ class _HDFStoreBase(FramewiseData):
             raise TypeError(f"metadata {name!r} must be JSON-serialisable: {exc}") from exc
         self._root._v_attrs[_META_PREFIX + str(name)] = text
         self.store.flush()
+
+    def mark_processed(self, frame_no):
+        """Record that ``frame_no`` was processed (also when it had no features).
+
+        ``batch(..., resume=True)`` continues after the last recorded frame.
+        Kept as ranges in a root attribute, which trackpy ignores.
+        """
+        self._writable()
+        ranges = self._processed_ranges()
+        frame_no = int(frame_no)
+        if ranges and ranges[-1][1] + 1 == frame_no:
+            ranges[-1][1] = frame_no  # the usual case: the next frame in order
+        elif not any(a <= frame_no <= b for a, b in ranges):
+            ranges = _merge_ranges(ranges + [[frame_no, frame_no]])
+        self._root._v_attrs[_PROCESSED] = json.dumps(ranges)
+        self.store.flush()
+
+    def _processed_ranges(self):
+        attrs = self._root._v_attrs
+        if _PROCESSED not in attrs._v_attrnamesuser:
+            return []
+        return json.loads(attrs[_PROCESSED])
+
+    @property
+    def processed_frames(self):
+        """Sorted frame numbers :meth:`mark_processed` recorded."""
+        return [t for a, b in self._processed_ranges() for t in range(a, b + 1)]
+
+    def save_checkpoint(self, name, frame_no, arrays):
+        """Keep a checkpoint (the state after ``frame_no``) in a root node.
+
+        The new node is written before the old one is dropped.
+        """
+        self._writable()
+        handle = self.store._handle
+        key, tmp = _CHECKPOINT + str(name), _CHECKPOINT + str(name) + "_new"
+        payload = np.frombuffer(_journal.encode_checkpoint(name, frame_no, arrays), np.uint8)
+        if tmp in self._root._v_children:
+            handle.remove_node(self._root, tmp)
+        handle.create_array(self._root, tmp, payload)
+        if key in self._root._v_children:
+            handle.remove_node(self._root, key)
+        handle.rename_node(self._root, key, tmp)
+        self.store.flush()
+
+    def load_checkpoint(self, name):
+        """``(frame_no, arrays)`` of the checkpoint called ``name``, or None."""
+        children = self._root._v_children
+        for key in (_CHECKPOINT + str(name), _CHECKPOINT + str(name) + "_new"):
+            if key in children:
+                _, frame_no, arrays = _journal.decode_checkpoint(children[key].read().tobytes())
+                return frame_no, arrays
+        return None
 
     def close(self):
         if self.store.is_open:
