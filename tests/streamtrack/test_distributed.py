@@ -44,13 +44,14 @@ def client(cluster):
 @pytest.fixture(scope="module")
 def movie(tmp_path_factory):
     """A synthetic movie written as PNG and as TIFF files, and its frames in memory."""
+    import tifffile
+
     folder = tmp_path_factory.mktemp("movie")
     frames, _ = st.synthetic.brownian_movie(n_particles=20, n_frames=12, shape=(128, 160),
                                             seed=5)
     arrays = [np.asarray(f) for f in frames]
     for i, a in enumerate(arrays):
         Image.fromarray(a).save(folder / f"img{i}.png")
-        import tifffile
         tifffile.imwrite(folder / f"img{i}.tif", a)
     expected = st.batch(frames, 11, minmass=MINMASS, processes=1)
     return folder, np.stack(arrays), expected
@@ -153,6 +154,19 @@ def test_in_memory_frames_are_sent_as_pixels(client, movie, monkeypatch):
     assert sorted(got["frame"].unique()) == [2, 5, 8, 11]
     pd.testing.assert_frame_equal(got, st.batch(sliced, 11, minmass=MINMASS, processes=1))
     assert spy.scattered == []
+
+
+def test_multipage_tiff_is_read_on_the_driver(client, movie, monkeypatch, tmp_path):
+    import tifffile
+
+    _, stack, expected = movie
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    frames = st.open(str(tmp_path / "stack.tif"))
+    assert not _distributed.shipped_sequence(frames)  # its reader holds an open file
+    spy = Spy(client, monkeypatch)
+    pd.testing.assert_frame_equal(st.batch(frames, 11, minmass=MINMASS, client=client),
+                                  expected)
+    assert spy.scattered == [] and len(spy.submitted) == len(stack)
 
 
 def test_store_gets_frames_in_order_while_workers_finish_out_of_order(
