@@ -290,7 +290,7 @@ def test_bad_input_is_explained(make_napari_viewer, tmp_path, errors):
     assert len(errors) == 3 and widget.worker is None
 
 
-def test_layer_choices_follow_the_viewer(make_napari_viewer, tmp_path):
+def test_layer_choices_follow_the_viewer(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     widget = make_widget(viewer)
     plain = viewer.add_points(np.zeros((1, 3)), name="plain")
@@ -303,6 +303,13 @@ def test_layer_choices_follow_the_viewer(make_napari_viewer, tmp_path):
     assert widget.points.choices == (plain,) and widget.points.value is plain
     assert "Largest displacement" in widget.search_range.tooltip  # from the core docstring
     assert "frame" in widget.memory.tooltip and "drift" in widget.predictor.tooltip
+    viewer.window.remove_dock_widget(widget.native)  # closed: it stops listening
+    with qtbot.waitSignal(widget.native.destroyed):
+        widget.native.deleteLater()
+    events = viewer.layers.events
+    listening = [cb[1] for cb in events.inserted.callbacks + events.removed.callbacks
+                 if isinstance(cb, tuple) and cb[0]() is widget]
+    assert "_on_inserted" not in listening and "_on_removed" not in listening
 
 
 def test_parameters_are_remembered(make_napari_viewer, qtbot, errors):
@@ -314,7 +321,8 @@ def test_parameters_are_remembered(make_napari_viewer, qtbot, errors):
     widget.search_range.value, widget.memory.value = 7.5, 3
     widget.adaptive_stop.value, widget.adaptive_step.value = 1.5, 0.9
     widget.predictor.value = "drift"
-    assert run(qtbot, widget) == "linked"
+    with qtbot.waitSignal(widget.done, timeout=TIMEOUT):
+        widget.run_button.native.click()
 
     again = make_widget(viewer)  # a new session reads the same settings file
     assert (again.search_range.value, again.memory.value, again.adaptive_stop.value,

@@ -208,8 +208,12 @@ class LinkWidget(Container):
         self.store_file.changed.connect(
             lambda value: setattr(self.source, "value", FILE if value else LAYER))
         self.points.native.activated.connect(lambda _: setattr(self.source, "value", LAYER))
-        viewer.layers.events.inserted.connect(self._on_inserted)
-        viewer.layers.events.removed.connect(lambda _: self.points.reset_choices())
+        events = viewer.layers.events
+        events.inserted.connect(self._on_inserted)
+        events.removed.connect(self._on_removed)
+        # a closed widget must not answer the viewer's later layer events
+        self.native.destroyed.connect(lambda *_: (events.inserted.disconnect(self._on_inserted),
+                                                  events.removed.disconnect(self._on_removed)))
 
     # ---- inputs ---------------------------------------------------------------------
     def _points_choices(self, _widget=None):
@@ -222,6 +226,9 @@ class LinkWidget(Container):
         self.points.reset_choices()
         if isinstance(event.value, Points) and _store_of(event.value):
             self.points.value = event.value  # Locate just finished: link that
+
+    def _on_removed(self, _event):
+        self.points.reset_choices()
 
     def _parameters(self) -> dict:
         return {"search_range": float(self.search_range.value),
