@@ -47,6 +47,7 @@ from .base import FramewiseData
 
 LAYOUT_ATTR = "streamtrack_chunked"
 CHUNK_KEY = "FrameData"  # each chunk is a trackpy PandasHDFStoreSingleNode file
+INDEX_ATTR = "streamtrack_chunk_index"  # the chunk's frames, row ranges, processed
 
 
 def _atomic_write(path, data: bytes):
@@ -184,6 +185,7 @@ class PandasHDFStoreChunked(FramewiseData):
         return int(json.loads(text)["chunk_size"])
 
     def _load(self):
+        self._wal_readers = {}
         names = sorted(os.listdir(self.directory)) if os.path.isdir(self.directory) else []
         for name in names:
             path = os.path.join(self.directory, name)
@@ -203,6 +205,9 @@ class PandasHDFStoreChunked(FramewiseData):
                 chunk.sealed.update(index["frames"])
                 chunk.processed.update(index["processed"])
             elif ext == "wal":
+                # open now and keep open: if a writer seals the chunk and
+                # deletes the journal, this descriptor still reads it
+                self._wal_readers[int(stem[1:])] = open(path, "rb")
                 records, end = _journal.replay(path)
                 chunk.wal_end = end
                 for offset, kind, payload in records:
@@ -214,7 +219,6 @@ class PandasHDFStoreChunked(FramewiseData):
         self._frames = sorted({f for c in self._chunks.values()
                                for f in (*c.sealed, *c.journal)})
         self._frame_set = set(self._frames)
-        self._wal_readers = {}
 
     def _chunk(self, k):
         chunk = self._chunks.get(k)
@@ -328,8 +332,10 @@ class PandasHDFStoreChunked(FramewiseData):
         """The sealed chunk's row ranges and column signatures (its json)."""
         chunk = self._chunks[k]
         if chunk.rows is None:
-            with open(self._path(k, "json")) as handle:
-                index = json.load(handle)
+            # from the chunk file itself, not c<k>.json: a writer may replace
+            # the file between the two reads, and the file's own index always
+            # matches the handle this process reads rows from
+            index = json.loads(self._handle(k).root._v_attrs[INDEX_ATTR])
             chunk.rows = {f: (a, n, sig) for f, a, n, sig in
                           zip(index["frames"], index["starts"], index["counts"],
                               index["signature_of_frame"])}
@@ -373,6 +379,11 @@ class PandasHDFStoreChunked(FramewiseData):
         for frame_no, (offset, length) in chunk.journal.items():
             frames[frame_no] = _journal.decode_frame(self._read_wal(k, offset, length))
         order = sorted(frames)
+        if not order:  # only processed marks (frames without features)
+            index = {"frames": [], "processed": sorted(chunk.processed)}
+            _atomic_write(self._path(k, "json"), json.dumps(index).encode())
+            self._drop_journal(k)
+            return
         signatures, signature_of_frame = [], []
         for frame_no in order:
             sig = [[str(c), str(t)] for c, t in frames[frame_no].dtypes.items()]
@@ -383,27 +394,34 @@ class PandasHDFStoreChunked(FramewiseData):
         if len(signatures) > 1:  # a column missing in some frames: NaN there
             table = table.astype({c: "float64" for c in table.columns
                                   if table[c].isna().any() and table[c].dtype.kind in "biu"})
+        counts = [len(frames[f]) for f in order]
+        index = {"frames": order, "starts": np.cumsum([0] + counts[:-1]).tolist(),
+                 "counts": counts, "signatures": signatures,
+                 "signature_of_frame": signature_of_frame,
+                 "processed": sorted(chunk.processed)}
         tmp = self._path(k, "h5.tmp")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas' performance chatter
             with pd.HDFStore(tmp, "w") as out:
                 out.append(CHUNK_KEY, table, format="table", data_columns=[self.t_column],
                            index=False)
-        counts = [len(frames[f]) for f in order]
-        index = {"frames": order, "starts": np.cumsum([0] + counts[:-1]).tolist(),
-                 "counts": counts, "signatures": signatures,
-                 "signature_of_frame": signature_of_frame,
-                 "processed": sorted(chunk.processed)}
+                out._handle.root._v_attrs[INDEX_ATTR] = json.dumps(index)
         handle = self._handles.pop(k, None)
         if handle is not None:
             handle.close()
         os.replace(tmp, self._path(k, "h5"))
         _atomic_write(self._path(k, "json"), json.dumps(index).encode())
+        self._drop_journal(k)
+        chunk.sealed, chunk.rows = set(order), None
+
+    def _drop_journal(self, k):
         reader = self._wal_readers.pop(k, None)
         if reader is not None:
             reader.close()
-        os.remove(self._path(k, "wal"))
-        chunk.sealed, chunk.journal, chunk.wal_end, chunk.rows = set(order), {}, 0, None
+        if os.path.exists(self._path(k, "wal")):
+            os.remove(self._path(k, "wal"))
+        chunk = self._chunks[k]
+        chunk.journal, chunk.wal_end = {}, 0
 
     def flush(self):
         """Seal every chunk with a journal (``close`` does it too)."""
