@@ -309,7 +309,9 @@ def test_preview_follows_parameters_and_frame(make_napari_viewer, qtbot, movie):
     viewer.dims.set_current_step(0, 6)
     qtbot.waitUntil(lambda: preview_matches(viewer, widget, movie, 6), timeout=1000)
     assert set(layer.data[:, 0]) == {6}
-    assert widget.status.value.startswith("Preview of frame 6:")
+    n_kept, n_all = len(widget.histogram.masses), len(widget.histogram.all_masses)
+    assert widget.histogram.title == f"frame 6: {n_kept} features of {n_all} candidates"
+    assert widget.histogram.axes.get_title() == widget.histogram.title
 
     # the histogram draws what it holds: grey candidates, coloured kept ones
     heights = [p.get_height() for p in widget.histogram.axes.patches]
@@ -375,8 +377,8 @@ def test_errors_are_messages_not_exceptions(make_napari_viewer, qtbot, tmp_path,
     qtbot.waitUntil(lambda: widget.status.value.startswith("Preview: noise_size"),
                     timeout=TIMEOUT)
     widget.params["noise_size"].value = 1
-    qtbot.waitUntil(lambda: widget.status.value.startswith("Preview of frame "),
-                    timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: widget.status.value == "", timeout=TIMEOUT)
+    assert widget.histogram.title.startswith("frame ")
 
     # the diameter stays odd: typed even values go up, stepping down goes down
     widget.params["diameter"].value = 12

@@ -32,6 +32,8 @@ class MassHistogram(QWidget):
         Masses of every candidate: what the grey bars count.
     minmass : float
         Where the vertical line is.
+    title : str
+        What the plot shows (frame, counts).
     """
 
     def __init__(self, colors: dict | None = None, parent: QWidget | None = None):
@@ -41,6 +43,7 @@ class MassHistogram(QWidget):
         self.masses = np.empty(0)
         self.all_masses = np.empty(0)
         self.minmass = 0.0
+        self.title = ""
         self.figure = Figure(figsize=(3.2, 1.9), dpi=90, layout="constrained",
                              facecolor=self.colors["background"])
         self.canvas = FigureCanvasQTAgg(self.figure)
@@ -53,11 +56,12 @@ class MassHistogram(QWidget):
         layout.addWidget(self.canvas)
         self._draw()
 
-    def set_data(self, all_masses, masses, minmass: float) -> None:
-        """Show new masses (``all_masses`` grey, ``masses`` coloured) and the line."""
+    def set_data(self, all_masses, masses, minmass: float, title: str = "") -> None:
+        """Show new masses (``all_masses`` grey, ``masses`` coloured), the line, a title."""
         self.all_masses = np.asarray(all_masses, dtype=float)
         self.masses = np.asarray(masses, dtype=float)
         self.minmass = float(minmass)
+        self.title = title
         self._draw()
 
     def set_minmass(self, minmass: float) -> None:
@@ -79,6 +83,7 @@ class MassHistogram(QWidget):
             spine.set_color(c["text"])
         ax.tick_params(colors=c["text"], labelsize=8)
         ax.set_xlabel("mass", color=c["text"], fontsize=8)
+        ax.set_title(self.title, color=c["text"], fontsize=8)
         ax.set_ylabel("features", color=c["text"], fontsize=8)
         values = self.all_masses if len(self.all_masses) else self.masses
         if len(values):

@@ -31,8 +31,10 @@ from ._preview import LatestJob
 
 SETTINGS = "locate"
 STORE_CLASSES = ("PandasHDFStore", "PandasHDFStoreBig", "PandasHDFStoreSingleNode")
-PREVIEW_BORDER = "yellow"
-FEATURES_BORDER = "red"
+# the preview draws squares, the run's features rings: both stay visible on top
+# of each other, and one look tells which is which
+PREVIEW_STYLE = dict(symbol="square", border_color="yellow")
+FEATURES_STYLE = dict(symbol="disc", border_color="red")
 
 # name: (widget class, widget options, default, tooltip); numbers at 0 mean
 # "locate's default" where locate takes None. Tooltips follow locate's docstring.
@@ -190,8 +192,9 @@ class LocateWidget(Container):
                                                 "keeps every finished frame.")
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
-        self.extend([self.layer, self.channel, *self.params.values(), self.more,
-                     self.preview, self.all_frames, self.start, self.stop,
+        basic = [w for n, w in self.params.items() if n in BASIC]
+        advanced = [w for n, w in self.params.items() if n not in BASIC]
+        self.extend([self.layer, self.channel, *basic, self.more, *advanced, self.preview, self.all_frames, self.start, self.stop,
                      self.store_path, self.store_class,
                      Container(widgets=[self.run_button, self.cancel_button],
                                layout="horizontal", labels=False, label=""),
@@ -230,12 +233,15 @@ class LocateWidget(Container):
         # the dock widget is gone (viewer closed): no more viewer events, timers
         # or layer updates; a run in progress stops after its current frame
         self._closed = True
-        self.preview_job.cancel()
         for event in LAYER_EVENTS:
             getattr(self.viewer.layers.events, event).disconnect(self._refresh_layers)
         self.viewer.dims.events.current_step.disconnect(self._frame_changed)
         if self.running:
             self.worker.quit()
+        try:
+            self.preview_job.cancel()
+        except RuntimeError:  # at interpreter exit Qt may have deleted the timer first
+            pass
 
     # ----------------------------------------------------------- parameters
     @staticmethod
@@ -346,10 +352,10 @@ class LocateWidget(Container):
         layer = self.layer.value
         return {"source": layer.name, "channel": self.channel.value if layer.rgb else None}
 
-    def _layer_kwargs(self, layer, features, border, metadata=None) -> dict:
+    def _layer_kwargs(self, layer, features, style, metadata=None) -> dict:
         has_time = layer.ndim == 3
         kwargs = dict(features=features, size=self.params["diameter"].value,
-                      face_color="transparent", border_color=border, border_width=0.12,
+                      face_color="transparent", border_width=0.12, **style,
                       **layer_geometry(layer, 3 if has_time else 2))
         if metadata is not None:
             kwargs["metadata"] = metadata
@@ -362,10 +368,10 @@ class LocateWidget(Container):
             features["frame"] = table["frame"].to_numpy()
         return data, features
 
-    def _put_points(self, name, layer, table, border, metadata=None):
+    def _put_points(self, name, layer, table, style, metadata=None):
         data, features = self._points(layer, table)
         points = put_layer(self.viewer, name, data,
-                           self._layer_kwargs(layer, features, border, metadata), "points")
+                           self._layer_kwargs(layer, features, style, metadata), "points")
         points.size = self.params["diameter"].value  # a re-run may use another diameter
         return points
 
@@ -420,12 +426,12 @@ class LocateWidget(Container):
             every = streamtrack.locate(image, **{**kwargs, "minmass": None, "topn": None})
             if "frame" not in features.columns:
                 features["frame"] = np.int64(image.frame_no)
-            return layer, kwargs, features, every["mass"].to_numpy()
+            return layer, image.frame_no, kwargs, features, every["mass"].to_numpy()
 
         return job
 
     def _show_preview(self, result) -> None:
-        layer, kwargs, features, every = result
+        layer, frame_no, kwargs, features, every = result
         if self._closed or not self.preview.value or layer is not self.layer.value:
             return
         name = f"{layer.name} preview"
@@ -433,15 +439,16 @@ class LocateWidget(Container):
             self.viewer.layers.remove(self._preview_name)
         self._preview_name = name
         active = self.viewer.layers.selection.active
-        self._put_points(name, layer, features, PREVIEW_BORDER)
+        self._put_points(name, layer, features, PREVIEW_STYLE)
         if active is not None and active in self.viewer.layers:
             # adding a layer selects it; the user was working on another one
             self.viewer.layers.selection.active = active
         self.preview_features = features
-        self.histogram.set_data(every, features["mass"].to_numpy(), kwargs["minmass"])
-        frame = int(features["frame"].iloc[0]) if len(features) else "-"
-        self._say(f"Preview of frame {frame}: {len(features):,} features "
-                  f"({len(every):,} candidates).")
+        self.histogram.set_data(every, features["mass"].to_numpy(), kwargs["minmass"],
+                                title=f"frame {frame_no}: {len(features):,} features "
+                                      f"of {len(every):,} candidates")
+        if self.status.value.startswith("Preview:"):
+            self._say("")  # the preview's last error is fixed
 
     def _preview_failed(self, exc: Exception) -> None:
         if not self._closed:
@@ -545,7 +552,7 @@ class LocateWidget(Container):
         if run.tables:
             table = pd.concat(run.tables, ignore_index=True)
             self._put_points(f"{run.layer.name} features", run.layer, table,
-                             FEATURES_BORDER, {"streamtrack": run.metadata})
+                             FEATURES_STYLE, {"streamtrack": run.metadata})
         name = os.path.basename(run.path)
         if run.error is not None:
             stored = f" after {run.done:,} frames; the store holds them" if run.done else ""
