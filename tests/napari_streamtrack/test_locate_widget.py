@@ -124,6 +124,22 @@ def test_run_equals_batch_with_metadata_and_geometry(make_napari_viewer, qtbot, 
     n = len(table_of(expected))
     assert widget.status.value == f"Located 10 frames, {n:,} features -> out.h5"
     assert widget.run_button.enabled and not widget.cancel_button.enabled
+    # napari's progress bar counted the frames (one yield per frame)
+    assert widget.worker.pbar.total == 10 and widget.worker.pbar.n == 10
+
+
+def test_opens_from_the_plugin_menu(make_napari_viewer, qtbot, tmp_path, movie, errors):
+    # napari injects the viewer (as a public-only proxy) by the annotation
+    viewer = make_napari_viewer()
+    viewer.add_image(movie[:3], name="movie", **GEOMETRY)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-streamtrack", "Locate features")
+    assert isinstance(widget, LocateWidget) and widget.viewer.__wrapped__ is viewer
+    for name, value in SAMPLE.items():
+        widget.params[name].value = value
+    widget.preview.value = True
+    qtbot.waitUntil(lambda: "movie preview" in viewer.layers, timeout=TIMEOUT)
+    assert run(qtbot, widget, tmp_path / "menu.h5") == "located" and not errors
+    assert len(viewer.layers["movie features"].data) > 0
 
 
 def test_frame_range_keeps_absolute_frame_numbers(make_napari_viewer, qtbot, tmp_path, movie):

@@ -12,10 +12,11 @@ import os
 from types import SimpleNamespace
 
 import napari
+import napari.layers
+import napari.viewer
 import numpy as np
 import pandas as pd
-from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpinBox,
-                              Label, PushButton, SpinBox)
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
 from napari.qt.threading import GeneratorWorker, create_worker
 from napari.utils.notifications import show_error
 from psygnal import Signal
@@ -25,55 +26,19 @@ import streamtrack
 
 from .. import _settings
 from .._layers import points_data
+from . import _locate_params
 from ._common import layer_geometry, put_layer
 from ._histogram import MassHistogram
 from ._preview import LatestJob
 
 SETTINGS = "locate"
 STORE_CLASSES = ("PandasHDFStore", "PandasHDFStoreBig", "PandasHDFStoreSingleNode")
-# the preview draws squares, the run's features rings: both stay visible on top
-# of each other, and one look tells which is which
+# the preview draws squares, the run's features circles: both stay visible on
+# top of each other, and one look tells which is which
 PREVIEW_STYLE = dict(symbol="square", border_color="yellow")
 FEATURES_STYLE = dict(symbol="disc", border_color="red")
 
-# name: (widget class, widget options, default, tooltip); numbers at 0 mean
-# "locate's default" where locate takes None. Tooltips follow locate's docstring.
-PARAMETERS = {
-    "diameter": (SpinBox, dict(min=3, max=999, step=2), 11,
-                 "Feature size in pixels: an odd integer (even values are rounded up "
-                 "to odd). Pick it a little larger than the features look."),
-    "minmass": (FloatSpinBox, dict(min=0, max=1e12, step=10), 0.0,
-                "Minimum integrated brightness (mass) of a feature; 0 = none. Put it "
-                "between the noise and the particles in the histogram below."),
-    "invert": (CheckBox, {}, False, "Look for dark features on a bright background."),
-    "maxsize": (FloatSpinBox, dict(min=0, max=1e4, step=0.5), 0.0,
-                "Maximum radius of gyration (size) of a feature, px; 0 = no limit."),
-    "separation": (FloatSpinBox, dict(min=0, max=1e4, step=1), 0.0,
-                   "Minimum distance between features, px; 0 = default (diameter + 1)."),
-    "noise_size": (FloatSpinBox, dict(min=0, max=1e3, step=0.5), 1.0,
-                   "Gaussian sigma of the noise filter, px. Must be smaller than the "
-                   "smoothing size."),
-    "smoothing_size": (SpinBox, dict(min=0, max=999, step=1), 0,
-                       "Size of the boxcar background filter, px (odd); 0 = default "
-                       "(the diameter)."),
-    "threshold": (FloatSpinBox, dict(min=0, max=1e6, step=0.001), 0.0,
-                  "Clip the bandpassed image below this value; 0 = default (1 for "
-                  "integer images, 1/255 for float images)."),
-    "percentile": (FloatSpinBox, dict(min=0, max=100, step=1), 64.0,
-                   "Maxima must be brighter than this percentile of the nonzero "
-                   "bandpassed pixels."),
-    "topn": (SpinBox, dict(min=0, max=10**7, step=1), 0,
-             "Keep only the N brightest features of each frame; 0 = all."),
-    "preprocess": (CheckBox, {}, True,
-                   "Bandpass the image first (noise size, smoothing size, threshold)."),
-    "max_iterations": (SpinBox, dict(min=1, max=100, step=1), 10,
-                       "Centre-of-mass refinement steps."),
-    "characterize": (CheckBox, {}, True,
-                     "Compute size, ecc, signal, raw_mass and ep; off: only y, x, mass."),
-}
 LAYER_EVENTS = ("inserted", "removed", "reordered")
-BASIC = ("diameter", "minmass", "invert")
-NONE_IF_ZERO = ("maxsize", "separation", "smoothing_size", "threshold", "topn")
 
 
 class _LocateWorker(GeneratorWorker):
@@ -148,7 +113,6 @@ class LocateWidget(Container):
         self.processes = "auto"
         self._run = None  # state of the running job
         self._preview_name = None
-        self.preview_features = None  # the last preview's table
         saved = _settings.load(SETTINGS, self.defaults())
 
         self.layer = ComboBox(label="image", choices=self._image_layers,
@@ -158,12 +122,8 @@ class LocateWidget(Container):
                                tooltip="Colour channel of RGB(A) images: 0 red, 1 green "
                                        "(default: the brightest channel of most colour "
                                        "cameras), 2 blue, 3 alpha.")
-        self.params = {}
-        for name, (cls, options, _, tooltip) in PARAMETERS.items():
-            widget_kwargs = dict(label=name.replace("_", " "), tooltip=tooltip, **options)
-            if cls is CheckBox:
-                widget_kwargs = dict(text=name, tooltip=tooltip)
-            self.params[name] = cls(value=saved[name], **widget_kwargs)
+        self.params = _locate_params.make_widgets(saved)
+        self._keep_odd = _locate_params.KeepOdd(self.params)
         self.more = CheckBox(text="more options", value=False,
                              tooltip="Show every parameter of streamtrack.locate.")
         self.preview = CheckBox(text="preview current frame", value=False,
@@ -192,10 +152,10 @@ class LocateWidget(Container):
                                                 "keeps every finished frame.")
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
-        basic = [w for n, w in self.params.items() if n in BASIC]
-        advanced = [w for n, w in self.params.items() if n not in BASIC]
-        self.extend([self.layer, self.channel, *basic, self.more, *advanced, self.preview, self.all_frames, self.start, self.stop,
-                     self.store_path, self.store_class,
+        basic = [w for n, w in self.params.items() if n in _locate_params.BASIC]
+        advanced = [w for n, w in self.params.items() if n not in _locate_params.BASIC]
+        self.extend([self.layer, self.channel, *basic, self.more, *advanced, self.preview,
+                     self.all_frames, self.start, self.stop, self.store_path, self.store_class,
                      Container(widgets=[self.run_button, self.cancel_button],
                                layout="horizontal", labels=False, label=""),
                      self.status])
@@ -209,8 +169,6 @@ class LocateWidget(Container):
         self.channel.changed.connect(self._parameter_changed)
         for widget in self.params.values():
             widget.changed.connect(self._parameter_changed)
-        self.params["diameter"].changed.connect(self._keep_odd)
-        self.params["smoothing_size"].changed.connect(self._keep_odd)
         self.params["minmass"].changed.connect(self.histogram.set_minmass)
         self.store_class.changed.connect(self.save_settings)
         self.more.changed.connect(self._show_options)
@@ -223,7 +181,6 @@ class LocateWidget(Container):
         viewer.dims.events.current_step.connect(self._frame_changed)
         self._closed = False
         self.native.destroyed.connect(self._detach)
-        self._odd = {n: self.params[n].value for n in ("diameter", "smoothing_size")}
         self._show_options()
         self._show_range()
         self._preview_toggled(False)
@@ -247,8 +204,7 @@ class LocateWidget(Container):
     @staticmethod
     def defaults() -> dict:
         """The remembered values and their defaults."""
-        values = {name: spec[2] for name, spec in PARAMETERS.items()}
-        return {**values, "channel": 1, "store_class": STORE_CLASSES[0]}
+        return {**_locate_params.defaults(), "channel": 1, "store_class": STORE_CLASSES[0]}
 
     def settings(self) -> dict:
         """The current values of what is remembered between sessions."""
@@ -261,21 +217,7 @@ class LocateWidget(Container):
 
     def locate_kwargs(self) -> dict:
         """Keyword arguments for ``streamtrack.locate`` / ``batch_iter``."""
-        kwargs = {name: w.value for name, w in self.params.items()}
-        for name in NONE_IF_ZERO:
-            kwargs[name] = kwargs[name] or None
-        return kwargs
-
-    def _keep_odd(self, _=None) -> None:
-        # diameters and smoothing sizes are odd: step over even values in the
-        # direction the user went (0 = default stays for smoothing size)
-        for name, previous in self._odd.items():
-            widget = self.params[name]
-            value = widget.value
-            if value and value % 2 == 0:
-                value = value - 1 if value < previous and value - 1 >= widget.min else value + 1
-                widget.value = value
-            self._odd[name] = value
+        return _locate_params.locate_kwargs(self.params)
 
     def _parameter_changed(self, *_) -> None:
         self.save_settings()
@@ -283,7 +225,7 @@ class LocateWidget(Container):
 
     def _show_options(self, *_) -> None:
         for name, widget in self.params.items():
-            widget.visible = self.more.value or name in BASIC
+            widget.visible = self.more.value or name in _locate_params.BASIC
 
     def _show_range(self, *_) -> None:
         self.start.visible = self.stop.visible = not self.all_frames.value
@@ -347,10 +289,6 @@ class LocateWidget(Container):
                                  f"channel {channel} does not exist.")
             frames = _channel(frames, channel)
         return frames
-
-    def _source_info(self) -> dict:
-        layer = self.layer.value
-        return {"source": layer.name, "channel": self.channel.value if layer.rgb else None}
 
     def _layer_kwargs(self, layer, features, style, metadata=None) -> dict:
         has_time = layer.ndim == 3
@@ -443,7 +381,6 @@ class LocateWidget(Container):
         if active is not None and active in self.viewer.layers:
             # adding a layer selects it; the user was working on another one
             self.viewer.layers.selection.active = active
-        self.preview_features = features
         self.histogram.set_data(every, features["mass"].to_numpy(), kwargs["minmass"],
                                 title=f"frame {frame_no}: {len(features):,} features "
                                       f"of {len(every):,} candidates")
@@ -479,8 +416,8 @@ class LocateWidget(Container):
         self.save_settings()
         layer, kwargs = self.layer.value, self.locate_kwargs()
         store_class = self.store_class.value
-        about = {"version": streamtrack.__version__, **self._source_info(),
-                 "frames": [first, stop]}
+        about = {"version": streamtrack.__version__, "source": layer.name,
+                 "channel": self.channel.value if layer.rgb else None, "frames": [first, stop]}
         record = {**kwargs, **about}
         data = layer.data[0] if layer.multiscale else layer.data
         probe = np.zeros((2 * kwargs["diameter"] + 3,) * 2, dtype=data.dtype)
