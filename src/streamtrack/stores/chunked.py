@@ -324,7 +324,11 @@ class PandasHDFStoreChunked(FramewiseData):
         if handle is None:
             handle = tables.open_file(self._path(k, "h5"), "r")
             while len(self._handles) >= 4:
-                self._handles.popitem(last=False)[1].close()
+                old, old_handle = self._handles.popitem(last=False)
+                old_handle.close()
+                # its row index goes with it: memory stays bounded however
+                # many chunks a long read visits
+                self._chunks[old].rows = None
         self._handles[k] = handle
         return handle
 

@@ -1,0 +1,185 @@
+"""A 100,000-frame movie through batch and streaming link, in flat time and memory.
+
+    python benchmarks/bench_long_movie.py [--frames 100000] [--features 500]
+                                          [--compare-frames 10000] [--no-trackpy]
+
+Each run is a fresh process (so peak RSS is its own): a synthetic movie of
+``features`` Brownian particles per frame (512x512, rendered on the fly by a
+generator, never held), ``batch`` into the store recommended for long movies
+(:class:`PandasHDFStoreChunked`), then ``link_df_iter`` over the store with
+every frame put back. Printed: ms per frame for the first and the last 10,000
+frames of each phase, peak RSS against the ``compare-frames`` run, the time
+of ``len``/``max_frame``/``frames``/``get``/``put`` near frame 100 and near the
+last frame, and trackpy 0.7 on the ``compare-frames`` run (its
+``PandasHDFStoreBig``, the trackpy store meant for many frames).
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+SHAPE = 512
+DIAMETER, MINMASS, SEARCH_RANGE = 7, 300, 3.0
+
+
+def movie(n_frames, n_features, seed=0):
+    """Frames of Brownian particles (uint8), generated one at a time."""
+    rng = np.random.default_rng(seed)
+    lo, hi = 12.0, SHAPE - 13.0
+    # on a jittered grid: particles start apart, as in a dilute sample
+    side = int(np.ceil(np.sqrt(n_features)))
+    grid = np.stack(np.meshgrid(np.linspace(lo + 5, hi - 5, side),
+                                np.linspace(lo + 5, hi - 5, side)), -1).reshape(-1, 2)
+    pos = grid[:n_features] + rng.normal(0, 1, (n_features, 2))
+    offsets = np.arange(-4, 5)
+    # camera noise from a bank of images: drawing 262,144 normals per frame
+    # would cost more than locating the frame
+    noise = rng.normal(20, 3, (16, SHAPE, SHAPE))
+    for t in range(n_frames):
+        pos += rng.normal(0, 0.4, pos.shape)
+        pos = np.clip(pos, lo, hi)
+        centre = np.round(pos).astype(int)
+        frac = pos - centre
+        dy = offsets[None, :, None] - frac[:, 0, None, None]
+        dx = offsets[None, None, :] - frac[:, 1, None, None]
+        patches = 180.0 * np.exp(-(dy ** 2 + dx ** 2) / (2 * 1.5 ** 2))
+        rows = (centre[:, 0, None, None] + offsets[None, :, None]).repeat(9, 2)
+        cols = (centre[:, 1, None, None] + offsets[None, None, :]).repeat(9, 1)
+        image = noise[t % len(noise)].copy()
+        np.add.at(image, (rows, cols), patches)
+        yield np.clip(image, 0, 255).astype(np.uint8)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def block_times(stamps, block):
+    stamps = np.asarray(stamps)
+    per = np.diff(stamps) * 1000
+    return float(per[:block].mean()), float(per[-block:].mean())
+
+
+def run_streamtrack(n_frames, n_features, path):
+    import streamtrack as st
+
+    st.quiet()
+    stamps = []
+    with st.PandasHDFStoreChunked(path, mode="w") as store:
+        stamps.append(time.perf_counter())
+        for _ in st.batch_iter(movie(n_frames, n_features), DIAMETER, output=store,
+                               minmass=MINMASS):
+            stamps.append(time.perf_counter())
+        n_found = sum(len(store.get(t)) for t in store.frames[:100]) / 100
+        link_stamps = [time.perf_counter()]
+        for linked in st.link_df_iter(store, SEARCH_RANGE, memory=1):
+            store.put(linked)
+            link_stamps.append(time.perf_counter())
+        ops = store_op_times(store)
+    return dict(batch=stamps, link=link_stamps, rss=peak_rss_mb(), ops=ops,
+                features_per_frame=n_found)
+
+
+def store_op_times(store, repeats=50):
+    """Seconds per call of each operation near the first and the last frame."""
+    out = {}
+    last = store.max_frame
+    for label, t in (("early", 100), ("late", last - 100)):
+        timings = {}
+        for name, call in (("len", lambda: len(store)), ("max_frame", lambda: store.max_frame),
+                           ("frames", lambda: store.frames), ("get", lambda: store.get(t))):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                call()
+            timings[name] = (time.perf_counter() - start) / repeats
+        frame = store.get(t)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            store.put(frame)
+        timings["put"] = (time.perf_counter() - start) / repeats
+        out[label] = timings
+    return out
+
+
+def run_trackpy(n_frames, n_features, path):
+    import trackpy
+
+    trackpy.quiet()
+    start = time.perf_counter()
+    with trackpy.PandasHDFStoreBig(path, mode="w") as store:
+        trackpy.batch(movie(n_frames, n_features), DIAMETER, output=store, minmass=MINMASS,
+                      processes=1)
+        located = time.perf_counter()
+        for linked in trackpy.link_df_iter(store, SEARCH_RANGE, memory=1):
+            store.put(linked)
+    done = time.perf_counter()
+    return dict(batch_s=located - start, link_s=done - located, rss=peak_rss_mb())
+
+
+def child(args):
+    path = os.path.join(tempfile.mkdtemp(prefix="long_movie_"), "movie.h5")
+    run = run_trackpy if args.child == "trackpy" else run_streamtrack
+    result = run(args.frames, args.features, path)
+    print("RESULT " + json.dumps(result))
+
+
+def spawn(which, frames, features):
+    out = subprocess.run([sys.executable, __file__, "--child", which, "--frames", str(frames),
+                          "--features", str(features)], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(out.stderr[-3000:])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--features", type=int, default=500)
+    parser.add_argument("--compare-frames", type=int, default=10_000)
+    parser.add_argument("--no-trackpy", action="store_true")
+    parser.add_argument("--child", choices=["streamtrack", "trackpy"])
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    block = min(10_000, args.compare_frames)
+    print(f"long movie: {args.features} particles/frame, {SHAPE}x{SHAPE}, "
+          f"PandasHDFStoreChunked, batch then link_df_iter + put (search_range "
+          f"{SEARCH_RANGE}, memory 1)", flush=True)
+    small = spawn("streamtrack", args.compare_frames, args.features)
+    big = spawn("streamtrack", args.frames, args.features)
+    for name, run in ((f"{args.compare_frames:,} frames", small), (f"{args.frames:,} frames", big)):
+        b0, b1 = block_times(run["batch"], block)
+        l0, l1 = block_times(run["link"], block)
+        total = (run["batch"][-1] - run["batch"][0]) + (run["link"][-1] - run["link"][0])
+        print(f"  {name}: {run['features_per_frame']:.0f} features/frame found; total "
+              f"{total:.0f} s; peak RSS {run['rss']:.1f} MB")
+        print(f"    batch ms/frame: first {block:,} {b0:.2f}, last {block:,} {b1:.2f} "
+              f"({100 * (b1 - b0) / b0:+.1f}%)")
+        print(f"    link+put ms/frame: first {block:,} {l0:.2f}, last {block:,} {l1:.2f} "
+              f"({100 * (l1 - l0) / l0:+.1f}%)")
+    growth = 100 * (big["rss"] - small["rss"]) / small["rss"]
+    print(f"  peak RSS {args.frames:,} vs {args.compare_frames:,} frames: {big['rss']:.1f} vs "
+          f"{small['rss']:.1f} MB ({growth:+.1f}%, target < 10%)")
+    print("  store operations, microseconds per call (near frame 100 / near the last frame):")
+    for op in ("len", "max_frame", "frames", "get", "put"):
+        early, late = big["ops"]["early"][op] * 1e6, big["ops"]["late"][op] * 1e6
+        print(f"    {op:10s} {early:10.1f} {late:10.1f}")
+    if not args.no_trackpy:
+        theirs = spawn("trackpy", args.compare_frames, args.features)
+        ours = (small["batch"][-1] - small["batch"][0]) + (small["link"][-1] - small["link"][0])
+        total = theirs["batch_s"] + theirs["link_s"]
+        print(f"  trackpy 0.7, {args.compare_frames:,} frames (batch processes=1 + link_df_iter "
+              f"+ put, PandasHDFStoreBig): {theirs['batch_s']:.0f} + {theirs['link_s']:.0f} s, "
+              f"peak RSS {theirs['rss']:.1f} MB; streamtrack {ours:.0f} s "
+              f"({total / ours:.1f}x faster)")
+
+
+if __name__ == "__main__":
+    main()
