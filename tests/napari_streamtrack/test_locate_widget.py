@@ -229,12 +229,13 @@ def test_a_single_image_is_one_frame(make_napari_viewer, qtbot, tmp_path, movie)
 
 # -------------------------------------------------------------------- cancel
 def gated_movie(movie, open_frames, gate):
-    """A dask movie whose frames from ``open_frames`` on wait for ``gate``."""
+    """A dask movie whose frames from ``open_frames`` on wait for ``gate`` when
+    ``batch_iter``'s threads read them (napari reads them freely, to display)."""
     import dask
     import dask.array as da
 
     def read(i):
-        if i >= open_frames:
+        if i >= open_frames and threading.current_thread().name.startswith("streamtrack-batch"):
             gate.wait(20)
         return movie[i]
 
@@ -243,12 +244,22 @@ def gated_movie(movie, open_frames, gate):
     return da.stack(frames)
 
 
-def test_cancel_keeps_every_finished_frame(make_napari_viewer, qtbot, tmp_path, movie, errors):
+@pytest.fixture
+def dask_in_caller():
+    """dask computes in the calling thread (so a read knows who asked)."""
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def test_cancel_keeps_every_finished_frame(make_napari_viewer, qtbot, tmp_path, movie, errors,
+                                           dask_in_caller):
     gate = threading.Event()
     viewer = make_napari_viewer()
     viewer.add_image(gated_movie(movie, 3, gate), name="movie", contrast_limits=(0, 255))
     widget = make_widget(viewer, **SAMPLE)
-    viewer.dims.set_current_step(0, 0)  # preview an ungated frame
+    widget.processes = 2  # frames are read in batch_iter's (gated) threads
     widget.store_path.value = tmp_path / "cut.h5"
     yielded = []
     try:
