@@ -257,7 +257,7 @@ class LocateWidget(Container):
         except ValueError:
             n = 1
         if layer is not None and layer.rgb:
-            self.channel.max = layer.data.shape[-1] - 1 if not layer.multiscale else 3
+            self.channel.max = (layer.data[0] if layer.multiscale else layer.data).shape[-1] - 1
         self.start.max = max(n - 1, 0)
         self.stop.max = n
         self.stop.value = n
