@@ -185,8 +185,9 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
         closed). ``processes`` is then not used. The workers read the frames
         of a lazy ``streamtrack.open`` sequence themselves (they need the
         same file paths); for in-memory frames the driver sends the pixels.
-        At most 2 frames per worker thread are in flight, and ``after_locate``
-        and ``output.put`` run here, in frame order. Keyword only.
+        A task locates a run of frames worth about 0.25 s; at most 2 tasks per
+        worker thread are in flight, and ``after_locate`` and ``output.put``
+        run here, in frame order. Keyword only.
     **kwargs
         Passed to :func:`streamtrack.locate` (minmass, invert, ...).
 

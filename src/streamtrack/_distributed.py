@@ -2,7 +2,8 @@
 
 What runs where
 ---------------
-- On the workers, one task per frame: read (decode) the frame and locate it.
+- On the workers, one task per run of consecutive frames: read (decode)
+  each frame and locate it.
 - On the driver, in frame order: ``after_locate``, ``output.put`` and the
   logging, exactly as without a client (``_batch._batch_iter``).
 
@@ -10,22 +11,29 @@ What is shipped
 ---------------
 A lazy :class:`~streamtrack.FrameSequence` (``streamtrack.open`` over files,
 a ``pipeline`` on it, a synthetic movie) is pickled once and scattered to
-every worker; each task then carries only a frame index and the ``locate``
-settings, and the worker reads that frame itself. This needs the workers to
+every worker; each task then carries only frame indices and the ``locate``
+settings, and the worker reads those frames itself. This needs the workers to
 see the same file paths. Everything else has no lazy reader to ship, so the
 driver reads each frame and sends its pixels with the task: an in-memory
 numpy array or list, a generator, a sequence that cannot be pickled (a
 multi-page TIFF keeps an open file) or whose pickle exceeds
 ``MAX_SHIPPED_SEQUENCE`` bytes (``open`` of an in-memory movie).
 
-At most ``2 x`` the cluster's worker threads frames are in flight, so the
-driver's memory stays flat and the store is fed while the cluster works.
+Each task locates a run of consecutive frames, about ``TASK_SECONDS`` of
+work: one task costs some 5 ms of CPU between driver, scheduler and worker,
+a third of a small frame's time (bulk_water: 15 ms to decode and locate).
+Runs shorten towards the end of a movie of known length, so that the
+workers finish together. At most ``2 x`` the
+cluster's worker threads tasks are in flight, so the driver's memory stays
+flat and the store is fed while the cluster works.
 
 ``dask`` is imported here only, and this module only when a client is given:
 ``import streamtrack`` never imports dask.
 """
 import io
+import itertools
 import pickle
+import time
 import uuid
 from collections import deque
 
@@ -40,6 +48,12 @@ EXTRA = "napari-streamtrack[distributed]"
 #: Largest pickle of a FrameSequence that is scattered to the workers; a
 #: bigger one holds pixels (an in-memory movie), so frames are sent instead.
 MAX_SHIPPED_SEQUENCE = 4 * 2**20
+#: A task locates consecutive frames for about this long (seconds) ...
+TASK_SECONDS = 0.25
+#: ... but at most this many frames ...
+MAX_RUN = 32
+#: ... and, when the driver sends pixels, at most this many bytes of them.
+MAX_RUN_BYTES = 8 * 2**20
 
 
 def _import_distributed():
@@ -81,7 +95,7 @@ def check_client(client):
 
 
 def window(client):
-    """Frames kept in flight: twice the cluster's worker threads (at least 2).
+    """Tasks kept in flight: twice the cluster's worker threads (at least 2).
 
     Twice, so that every worker has its next frame queued while the driver
     is busy putting the previous result into the store.
@@ -146,19 +160,39 @@ def shipped_sequence(frames, limit=None):
     return True
 
 
-def _locate_in_sequence(frames, index, curried):
-    """Worker task: read frame ``index`` of the scattered sequence and locate it."""
+def _run(locate_one, items):
+    """Locate ``items`` in order; returns (seconds taken, [(frame_no, features), ...]).
+
+    A failure after the first item ends the run early with the results so
+    far: the driver stores them, then retries from the failed item alone,
+    which raises with the worker's traceback (or succeeds, if it was
+    transient). A failure of the first item raises right away.
+    """
+    start = time.perf_counter()
+    out = []
+    for item in items:
+        try:
+            out.append(locate_one(item))
+        except Exception:
+            if not out:
+                raise
+            break
+    return time.perf_counter() - start, out
+
+
+def _locate_in_sequence(frames, indices, curried):
+    """Worker task: read frames ``indices`` of the scattered sequence and locate them."""
     import dask
 
     # a dask-array-backed frame is computed right here, not submitted back
     # to the cluster, where it could wait forever for this busy thread
     with dask.config.set(scheduler="synchronous"):
-        return _locate_item(frames, index, curried)
+        return _run(lambda i: _locate_item(frames, i, curried), indices)
 
 
-def _locate_frame(frame_no, image, curried):
-    """Worker task: locate pixels sent by the driver."""
-    return frame_no, curried(image)
+def _locate_frames(items, curried):
+    """Worker task: locate ``(frame_no, pixels)`` sent by the driver."""
+    return _run(lambda item: (item[0], curried(item[1])), items)
 
 
 def _driver_frames(frames):
@@ -176,6 +210,13 @@ def _driver_frames(frames):
 
 def located(frames, curried, client):
     """Yield ``(frame_no, features)`` in input order, located on a Dask cluster.
+
+    Each task locates a run of consecutive frames, sized from the time the
+    previous tasks took so that one takes about ``TASK_SECONDS`` (1 to
+    ``MAX_RUN`` frames; pixel tasks at most ``MAX_RUN_BYTES``): a task costs
+    the driver, the scheduler and a worker some 5 ms of CPU in all, as much
+    as a third of a small frame's locate. At most :func:`window` tasks are
+    in flight.
 
     Parameters
     ----------
@@ -196,8 +237,8 @@ def located(frames, curried, client):
     ------
     Exception
         Whatever a task raised on a worker, re-raised with its own type
-        (e.g. :class:`streamtrack.frames.UnreadableFrameError`); the frames
-        still in flight are cancelled.
+        (e.g. :class:`streamtrack.frames.UnreadableFrameError`) after every
+        earlier frame was yielded; the tasks still in flight are cancelled.
     OSError
         The scheduler at an address cannot be reached.
     """
@@ -206,40 +247,64 @@ def located(frames, curried, client):
         distributed = _import_distributed()
         # not the default client: the caller's own dask code keeps its scheduler
         client = distributed.Client(client, set_as_default=False)
-    pending = deque()
+    pending = deque()  # (future, items), oldest first
     scattered = None
     try:
-        run = uuid.uuid4().hex[:8]
+        run, tasks = uuid.uuid4().hex[:8], itertools.count()
         if shipped_sequence(frames):
-            # one copy per worker up front; tasks then carry only an index
+            # one copy per worker up front; tasks then carry only frame indices
             [scattered] = client.scatter([frames], broadcast=True, hash=False)
-            jobs = (client.submit(_locate_in_sequence, scattered, i, curried,
-                                  key=f"streamtrack-locate-{run}-{i}")
-                    for i in range(len(frames)))
+            items, task, max_run = iter(range(len(frames))), _locate_in_sequence, MAX_RUN
+            args = (scattered,)
         else:
-            jobs = (client.submit(_locate_frame, frame_no, image, curried,
-                                  key=f"streamtrack-locate-{run}-{n}")
-                    for n, (frame_no, image) in enumerate(_driver_frames(frames)))
-        size = window(client)
-        logger.debug("batch: %s on %s, %d frames in flight",
+            items, task, max_run = _driver_frames(frames), _locate_frames, 1
+            args = ()
+
+        def submit(batch):
+            return client.submit(task, *args, batch, curried,
+                                 key=f"streamtrack-locate-{run}-{next(tasks)}")
+
+        def submit_next():
+            nonlocal max_run, unsent
+            run_length = length
+            if unsent is not None:
+                # shorter runs towards the end, so that the workers finish
+                # together instead of one idling while another ends a long run
+                run_length = max(1, min(length, unsent // threads))
+                unsent -= run_length
+            batch = list(itertools.islice(items, run_length))
+            if batch:
+                if scattered is None:  # pixels travel with the task: cap the bytes
+                    max_run = max(1, min(MAX_RUN, MAX_RUN_BYTES // max(batch[0][1].nbytes, 1)))
+                pending.append((submit(batch), batch))
+            return bool(batch)
+
+        length, size = 1, window(client)
+        threads = max(1, size // 2)
+        unsent = len(frames) if hasattr(frames, "__len__") else None
+        logger.debug("batch: %s on %s, %d tasks in flight",
                      "lazy sequence" if scattered is not None else "pixels", client, size)
-        for job in jobs:
-            pending.append(job)
-            if len(pending) >= size:
-                break
+        while len(pending) < size and submit_next():
+            pass
         while pending:
-            # the oldest frame first: results leave in input order whatever
+            # the oldest task first: results leave in input order whatever
             # order the workers finish in. It leaves ``pending`` only once it
             # succeeded, so a failed one is cancelled below with the rest.
-            result = pending[0].result()
+            future, batch = pending[0]
+            seconds, results = future.result()
             pending.popleft()
-            for job in jobs:
-                pending.append(job)
-                break
-            yield result
+            length = max(1, min(max_run, int(TASK_SECONDS * len(results) / max(seconds, 1e-6))))
+            if len(results) < len(batch):
+                # a frame failed after others of its task: retry from it (it
+                # raises there with its traceback, after the frames before it)
+                rest = batch[len(results):]
+                pending.appendleft((submit(rest), rest))
+            else:
+                submit_next()
+            yield from results
     finally:
         if pending:
-            client.cancel(list(pending))
+            client.cancel([future for future, _ in pending])
         if scattered is not None:
             client.cancel([scattered])
         if own:

@@ -59,7 +59,10 @@ def movie(tmp_path_factory):
 
 class Spy:
     """Wraps ``client.submit`` and ``client.scatter``: records what is shipped,
-    and counts futures submitted, finished (done callbacks) and at most unfinished."""
+    and counts futures submitted, finished (done callbacks) and at most unfinished.
+
+    A task's arguments end with its run of frames (indices, or ``(frame_no,
+    pixels)`` pairs) and the curried ``locate``."""
 
     def __init__(self, client, monkeypatch):
         self.submitted, self.scattered, self.done = [], [], []
@@ -73,6 +76,9 @@ class Spy:
             self.max_unfinished = max(self.max_unfinished,
                                       len(self.submitted) - len(self.done))
             return future
+
+        self.runs = lambda: [args[-2] for args in self.submitted]
+        self.n_frames = lambda: sum(len(args[-2]) for args in self.submitted)
 
         def spy_scatter(data, *args, **kwargs):
             self.scattered.append(data)
@@ -113,12 +119,14 @@ def test_workers_read_files_same_results(client, movie, monkeypatch, ext):
     [[shipped]] = spy.scattered
     assert isinstance(shipped, FrameSequence)
     assert len(cloudpickle.dumps(shipped)) < stack.nbytes / 20
-    # each task: the scattered sequence's future, a frame index, locate's settings
-    assert len(spy.submitted) == len(frames)
-    for i, (sequence, index, curried) in enumerate(spy.submitted):
-        assert isinstance(sequence, distributed.Future) and index == i
+    # each task: the scattered sequence's future, a run of frame indices, locate's
+    # settings; every frame once, in order
+    assert [i for run in spy.runs() for i in run] == list(range(len(frames)))
+    for sequence, indices, curried in spy.submitted:
+        assert isinstance(sequence, distributed.Future)
+        assert all(isinstance(i, int) for i in indices)
         assert "client" not in curried.keywords and curried.keywords["minmass"] == MINMASS
-        assert len(cloudpickle.dumps((index, curried))) < stack[0].nbytes / 10
+        assert len(cloudpickle.dumps((indices, curried))) < stack[0].nbytes / 10
 
 
 def test_pipelined_files_ship_and_keep_frame_numbers(client, movie, monkeypatch):
@@ -141,9 +149,10 @@ def test_in_memory_frames_are_sent_as_pixels(client, movie, monkeypatch):
     spy = Spy(client, monkeypatch)
     got = st.batch(stack, 11, minmass=MINMASS, client=client)
     pd.testing.assert_frame_equal(got, expected)
-    assert spy.scattered == []  # nothing lazy to ship: each task carries its frame
-    assert [args[0] for args in spy.submitted] == list(range(len(stack)))
-    assert all(np.array_equal(args[1], stack[i]) for i, args in enumerate(spy.submitted))
+    assert spy.scattered == []  # nothing lazy to ship: each task carries its frames
+    sent = [item for run in spy.runs() for item in run]
+    assert [frame_no for frame_no, _ in sent] == list(range(len(stack)))
+    assert all(np.array_equal(pixels, stack[i]) for i, (_, pixels) in enumerate(sent))
     # a generator, and an open()ed in-memory movie too large to scatter
     got = st.batch((f for f in stack), 11, minmass=MINMASS, client=client)
     pd.testing.assert_frame_equal(got, expected)
@@ -166,7 +175,7 @@ def test_multipage_tiff_is_read_on_the_driver(client, movie, monkeypatch, tmp_pa
     spy = Spy(client, monkeypatch)
     pd.testing.assert_frame_equal(st.batch(frames, 11, minmass=MINMASS, client=client),
                                   expected)
-    assert spy.scattered == [] and len(spy.submitted) == len(stack)
+    assert spy.scattered == [] and spy.n_frames() == len(stack)
 
 
 def test_store_gets_frames_in_order_while_workers_finish_out_of_order(
@@ -197,7 +206,9 @@ def test_store_gets_frames_in_order_while_workers_finish_out_of_order(
                                   expected[expected["frame"] < 6].reset_index(drop=True))
 
 
-def test_bounded_number_of_frames_in_flight(client, monkeypatch):
+def test_one_frame_per_task_when_frames_are_slow(client, monkeypatch):
+    """Frames worth a task each: at most 2 x 2 worker threads of them in flight."""
+    monkeypatch.setattr(_distributed, "TASK_SECONDS", 0)  # any frame is slow enough
     frames, _ = st.synthetic.brownian_movie(n_particles=10, n_frames=24, shape=(96, 96))
     size = _distributed.window(client)
     assert size == 4  # 2 x (2 workers x 1 thread)
@@ -206,16 +217,44 @@ def test_bounded_number_of_frames_in_flight(client, monkeypatch):
 
     def after_locate(frame_no, features):
         # this frame's result has been taken; the others submitted still wait
-        not_consumed.append(len(spy.submitted) - (frame_no + 1))
+        not_consumed.append(spy.n_frames() - (frame_no + 1))
         return features
 
     st.batch(frames, 11, client=client, after_locate=after_locate)
-    assert len(spy.submitted) == 24
+    assert spy.runs() == [[i] for i in range(24)]
     assert spy.max_unfinished <= size
     assert max(not_consumed) == size and not_consumed[0] == size  # not all 24 at once
 
 
-def test_worker_errors_keep_their_type(client, movie, tmp_path):
+def test_runs_of_cheap_frames_stay_bounded(client, monkeypatch):
+    """Cheap frames are grouped (a task is worth ~TASK_SECONDS); still bounded."""
+    monkeypatch.setattr(_distributed, "MAX_RUN", 5)
+    frames, _ = st.synthetic.brownian_movie(n_particles=4, n_frames=60, shape=(64, 64))
+    spy = Spy(client, monkeypatch)
+    not_consumed = []
+
+    def after_locate(frame_no, features):
+        not_consumed.append(spy.n_frames() - (frame_no + 1))
+        return features
+
+    got = st.batch(frames, 11, client=client, after_locate=after_locate)
+    pd.testing.assert_frame_equal(got, st.batch(frames, 11, processes=1))
+    runs = spy.runs()
+    assert [i for run in runs for i in run] == list(range(60))
+    assert max(map(len, runs)) == 5 and len(runs) < 30  # grouped, at most MAX_RUN
+    # 4 runs in flight, plus the rest of the run being stored
+    assert spy.max_unfinished <= 4 and max(not_consumed) <= (4 + 1) * 5 - 1
+
+
+class RecordingStore:
+    def __init__(self):
+        self.frames = []
+
+    def put(self, df):
+        self.frames.append(int(df["frame"].iloc[0]))
+
+
+def test_worker_errors_keep_their_type(client, movie, tmp_path, monkeypatch):
     folder, stack, _ = movie
     for i in range(4):
         Image.fromarray(stack[i]).save(tmp_path / f"f{i}.png")
@@ -226,6 +265,26 @@ def test_worker_errors_keep_their_type(client, movie, tmp_path):
     with pytest.raises(UnreadableFrameError, match="f2.png") as remote:
         st.batch(frames, 11, client=client)
     assert str(remote.value) == str(local.value)
+    # a long run of cheap frames fails in its middle: the frames before the bad
+    # one are still stored, then the error comes, as without a client
+    for i in range(20):
+        Image.fromarray(stack[i % len(stack)]).save(tmp_path / f"g{i}.png")
+    (tmp_path / "g9.png").write_bytes(b"not a png")
+    frames = st.open(str(tmp_path / "g*.png"))
+    monkeypatch.setattr(_distributed, "TASK_SECONDS", 100)  # after the first: long runs
+    spy = Spy(client, monkeypatch)
+    puts = {}
+    for key, kwargs in (("local", dict(processes=1)), ("remote", dict(client=client))):
+        store = RecordingStore()
+        with pytest.raises(UnreadableFrameError, match="g9.png"):
+            st.batch(frames, 11, output=store, **kwargs)
+        puts[key] = store.frames
+    assert puts["remote"] == puts["local"] == list(range(9))
+    # 4 single frames in flight, then half of the 16 left in one run (2 worker
+    # threads), which stops at the bad frame and is retried from it
+    runs = spy.runs()
+    assert runs[:5] == [[0], [1], [2], [3], list(range(4, 12))] and [9, 10, 11] in runs
+    frames = st.open(str(tmp_path / "f*.png"))
     (tmp_path / "f3.png").unlink()  # gone after open(): read on the worker
     with pytest.raises(FileNotFoundError):
         st.batch(frames[3:], 11, client=client)
