@@ -164,9 +164,10 @@ def _run(locate_one, items):
     """Locate ``items`` in order; returns (seconds taken, [(frame_no, features), ...]).
 
     A failure after the first item ends the run early with the results so
-    far: the driver stores them, then retries from the failed item alone,
-    which raises with the worker's traceback (or succeeds, if it was
-    transient). A failure of the first item raises right away.
+    far: the driver stores them, then submits the rest of the run again,
+    where the failed item comes first and so raises, with the worker's
+    traceback (or succeeds, if the failure was transient). A failure of the
+    first item raises right away.
     """
     start = time.perf_counter()
     out = []
