@@ -92,8 +92,31 @@ def _check_batch_args(frames, output, kwargs, client=None):
         check_client(client)
 
 
+def _after_processed(frames, output):
+    """The frames after the last one ``output`` recorded as processed."""
+    done = getattr(output, "processed_frames", None)
+    if done is None:
+        raise TypeError("resume=True needs an output store that records the frames it "
+                        "processed (any streamtrack HDF5 store); got "
+                        f"{type(output).__name__}.")
+    if not len(done):
+        return frames
+    through = int(done[-1])
+    from .frames import Frame, FrameSequence
+    from .frames import open as open_frames
+
+    if isinstance(frames, np.ndarray):
+        frames = open_frames(frames)  # numbered by position, as batch numbers them
+    if isinstance(frames, FrameSequence):  # skip without decoding anything
+        return frames[np.asarray(frames._indices) > through]
+    # any other iterable: frames are numbered as batch numbers them, so the
+    # skipped ones must be walked past; the rest keep their numbers
+    return (image if getattr(image, "frame_no", None) is not None else Frame(image, i)
+            for i, image in enumerate(frames) if _frame_number(image, i) > through)
+
+
 def batch_iter(frames, diameter, output=None, processes='auto', after_locate=None, *,
-               client=None, **kwargs):
+               client=None, resume=False, **kwargs):
     """Locate frame by frame, yielding each frame's features once it is stored.
 
     The generator behind :func:`batch`, for callers that report progress or
@@ -103,7 +126,7 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
 
     Parameters
     ----------
-    frames, diameter, output, processes, after_locate, client, **kwargs
+    frames, diameter, output, processes, after_locate, client, resume, **kwargs
         As in :func:`batch`.
 
     Yields
@@ -126,6 +149,8 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
     """
     _check_batch_args(frames, output, kwargs, client)
     n_workers = _n_workers(processes)
+    if resume:
+        frames = _after_processed(frames, output)
     kwargs["diameter"] = diameter
     return _batch_iter(frames, output, n_workers, after_locate, partial(locate, **kwargs),
                        client)
@@ -139,19 +164,23 @@ def _batch_iter(frames, output, n_workers, after_locate, curried, client=None):
 
         results = _distributed.located(frames, curried, client)
     # the same in-order loop either way: the store is fed on this thread only
+    mark = getattr(output, "mark_processed", None)
     for frame_no, features in results:
         if "frame" not in features.columns:
             features["frame"] = np.int64(frame_no)
         if after_locate is not None:
             features = after_locate(frame_no, features)
         logger.info("Frame %d: %d features", frame_no, len(features))
-        if output is not None and len(features):
-            output.put(features)
+        if output is not None:
+            if len(features):
+                output.put(features)
+            if mark is not None:  # empty frames too: resume must not redo them
+                mark(frame_no)
         yield frame_no, features
 
 
 def batch(frames, diameter, output=None, meta=None, processes='auto',
-          after_locate=None, *, client=None, **kwargs):
+          after_locate=None, *, client=None, resume=False, **kwargs):
     """Locate features in every frame of a movie, streaming the results.
 
     Signature and behaviour follow trackpy 0.7's ``batch``, except that any
@@ -188,6 +217,11 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
         A task locates a run of frames worth about 0.25 s; at most 2 tasks per
         worker thread are in flight, and ``after_locate`` and ``output.put``
         run here, in frame order. Keyword only.
+    resume : bool, optional
+        Continue an interrupted run: skip the frames up to the last one
+        ``output`` recorded as processed (streamtrack's stores record every
+        frame batch finishes, empty ones included, so nothing is located
+        twice or lost). Keyword only. Default False.
     **kwargs
         Passed to :func:`streamtrack.locate` (minmass, invert, ...).
 
@@ -201,7 +235,8 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     TypeError
         ``processes`` neither an int nor 'auto'; ``raw_image`` among kwargs;
         ``output`` without a ``put`` method; ``frames`` not iterable;
-        ``client`` neither a ``Client`` nor an address.
+        ``client`` neither a ``Client`` nor an address; ``resume`` with an
+        output that does not record processed frames.
     ImportError
         ``client`` given as an address but ``dask.distributed`` is missing
         (install ``napari-streamtrack[distributed]``).
@@ -219,6 +254,8 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     """
     _check_batch_args(frames, output, kwargs, client)
     n_workers = _n_workers(processes)
+    if resume:
+        frames = _after_processed(frames, output)
     if meta:
         source = getattr(frames, "filename", None)
         info = dict(timestamp=datetime.datetime.now(datetime.timezone.utc)

@@ -22,6 +22,7 @@ STORES = {
     "frames": "PandasHDFStore",
     "big": "PandasHDFStoreBig",
     "single": "PandasHDFStoreSingleNode",
+    "chunked": "PandasHDFStoreChunked",
 }
 
 
@@ -45,7 +46,9 @@ def _add_movie_options(p):
                    help="colour channel to analyse for RGB(A) frames (0=red, 1=green, ...)")
     p.add_argument("--store", choices=sorted(STORES), default="frames",
                    help="store layout: frames=PandasHDFStore (default), "
-                        "big=PandasHDFStoreBig, single=PandasHDFStoreSingleNode")
+                        "big=PandasHDFStoreBig, single=PandasHDFStoreSingleNode, "
+                        "chunked=PandasHDFStoreChunked (for long movies: flat cost at any "
+                        "length, nothing lost if the process is killed)")
     p.add_argument("--processes", default="auto",
                    type=lambda s: s if s == "auto" else int(s),
                    help="parallel locate workers ('auto' = all cores)")
@@ -128,14 +131,21 @@ def _open_frames(sources, channel):
     return frames
 
 
-def _open_output(path, kind, overwrite):
+def _open_output(path, kind, overwrite, resume=False):
+    import shutil
+
     import streamtrack as tp
+    from streamtrack.stores import open_store
 
     if os.path.exists(path):
+        if resume:
+            return open_store(path)  # whatever layout the first run chose
         if not overwrite:
-            raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose "
-                                  "another -o.")
+            raise FileExistsError(f"{path} exists; pass --resume to continue the run that "
+                                  "wrote it, --overwrite to replace it, or choose another -o.")
         os.remove(path)
+        if os.path.isdir(path + ".chunks"):
+            shutil.rmtree(path + ".chunks")
     return getattr(tp, STORES[kind])(path)
 
 
@@ -150,18 +160,23 @@ def cmd_locate(args):
 
     tp.quiet()  # the progress bar replaces per-frame log lines
     frames = _open_frames(args.frames, args.channel)
-    total = len(frames) if hasattr(frames, "__len__") else None
     counts = []
-    with _open_output(args.output, args.store, args.overwrite) as store, \
-            _progress(total, "locate", args.quiet) as bar:
+    with _open_output(args.output, args.store, args.overwrite, args.resume) as store:
+        if args.resume:
+            from streamtrack._batch import _after_processed
+
+            frames = _after_processed(frames, store)
+        total = len(frames) if hasattr(frames, "__len__") else None
+        bar = _progress(total, "locate", args.quiet)
         def after_locate(frame_no, features):
             counts.append(len(features))
             bar.update(1)
             bar.set_postfix(features=len(features))
             return features
-        tp.batch(frames, args.diameter, output=store, processes=args.processes,
-                 after_locate=after_locate, meta=args.meta, client=args.scheduler,
-                 **_locate_kwargs(args))
+        with bar:
+            tp.batch(frames, args.diameter, output=store, processes=args.processes,
+                     after_locate=after_locate, meta=args.meta, client=args.scheduler,
+                     **_locate_kwargs(args))
     print(f"{len(counts)} frames, {sum(counts)} features "
           f"({np.mean(counts) if counts else 0:.1f} per frame) -> {args.output}")
     return 0
@@ -169,25 +184,38 @@ def cmd_locate(args):
 
 def cmd_link(args):
     import streamtrack as tp
-    from streamtrack.linking import link_df_iter
+    from streamtrack.linking import link_df_iter, link_store_iter
     from streamtrack.stores import open_store
 
     tp.quiet()
-    with open_store(args.store) as store, _progress(len(store), "link", args.quiet) as bar:
-        predictor = _predictor(args.predict)
-        kwargs = _link_kwargs(args)
+    predictor = _predictor(args.predict)
+    if predictor is not None and args.resume:
+        raise ValueError("--resume keeps a checkpoint of the linker, which cannot hold a "
+                         "predictor's state; link with --predict in one run.")
+    kwargs = _link_kwargs(args)
+    with open_store(args.store) as store:
         if predictor is None:
-            linked_frames = link_df_iter(store, args.search_range, **kwargs)
+            # checkpointed: 'link --resume' continues a killed run, or links
+            # frames appended since, with the same ids an unbroken run gives
+            found = store.load_checkpoint("link") if args.resume else None
+            todo = len(store) if found is None else sum(t > found[0] for t in store.frames)
+            with _progress(todo, "link", args.quiet) as bar:
+                for _ in link_store_iter(store, args.search_range, resume=args.resume,
+                                         **kwargs):
+                    bar.update(1)
+            n_frames = todo
         else:
-            linked_frames = predictor().link_df_iter(store, args.search_range, **kwargs)
+            with _progress(len(store), "link", args.quiet) as bar:
+                for linked in predictor().link_df_iter(store, args.search_range, **kwargs):
+                    store.put(linked)  # written back before the next frame is read
+                    bar.update(1)
+            n_frames = len(store)
         ids = set()
-        for linked in linked_frames:  # each frame is written back before the next is read
-            store.put(linked)
-            ids.update(linked["particle"].tolist())
-            bar.update(1)
-            bar.set_postfix(trajectories=len(ids))
-        n_frames = len(store)
-    print(f"linked {n_frames} frames: {len(ids)} trajectories -> {args.store}")
+        for t in store.frames:
+            frame = store.get(t)
+            if "particle" in frame.columns:
+                ids.update(frame["particle"].tolist())
+    print(f"linked {n_frames} frames: {len(ids)} trajectories in {args.store}")
     return 0
 
 
@@ -337,6 +365,9 @@ def build_parser():
                                    "that trackpy can read.")
     _add_movie_options(p)
     p.add_argument("--meta", default=None, help="also write the parameters to this YAML file")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run into the same -o: skip the frames the "
+                        "store records as processed")
     _add_locate_options(p)
     p.set_defaults(func=cmd_locate)
 
@@ -345,6 +376,9 @@ def build_parser():
                                    "particle column back into it.")
     p.add_argument("store", help="HDF5 store written by 'locate' (or by trackpy)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the linker checkpoint in the store: the rest of an "
+                        "interrupted run, or frames appended since the last link")
     _add_link_options(p)
     p.set_defaults(func=cmd_link)
 
