@@ -112,8 +112,9 @@ def test_tracks_round_trip(tmp_path, linked):
     pd.testing.assert_frame_equal(tracks[1]["features"].drop(columns="track_id",
                                                              errors="ignore"),
                                   features, check_dtype=False)
-    for written, saved in zip(st.PandasHDFStore(path, mode="r"), linked.groupby("frame")):
-        assert len(written) == len(saved[1])
+    with st.PandasHDFStore(path, mode="r") as store:
+        for written, saved in zip(store, linked.groupby("frame")):
+            assert len(written) == len(saved[1])
 
 
 def test_points_and_tracks_together(tmp_path, linked):
