@@ -127,7 +127,17 @@ class PandasHDFStoreChunked(FramewiseData):
             if self.mode == "w" or not os.path.exists(self.filename):
                 self._create(chunk_size)
             self.chunk_size = self._read_layout()
-            self._load()
+            for attempt in range(5):
+                try:
+                    self._load()
+                    break
+                except FileNotFoundError:
+                    # a writer sealed a chunk between our listing and our
+                    # reading its journal: list again (its json is newer now)
+                    self._close_readers()
+                    self._chunks = {}
+                    if attempt == 4:
+                        raise
         except BaseException:
             self._unlock()
             raise
@@ -497,6 +507,11 @@ class PandasHDFStoreChunked(FramewiseData):
                 return found[1], found[2]
         return None
 
+    def _close_readers(self):
+        for handle in getattr(self, "_wal_readers", {}).values():
+            handle.close()
+        self._wal_readers = {}
+
     def close(self):
         """Seal the journals (when writing), close every file, release the lock."""
         if self._closed:
@@ -508,8 +523,7 @@ class PandasHDFStoreChunked(FramewiseData):
             self._closed = True
             for handle in self._handles.values():
                 handle.close()
-            for handle in self._wal_readers.values():
-                handle.close()
+            self._close_readers()
             if getattr(self, "_checkpoints", None) is not None:
                 self._checkpoints.close()
             self._unlock()

@@ -129,3 +129,34 @@ def test_processed_marks_survive_sealing_even_without_features(tmp_path):
     with st.PandasHDFStoreChunked(path, mode="r") as store:
         assert store.frames == [0]
         assert store.processed_frames == list(range(8))
+
+
+@pytest.mark.parametrize("cls", ["PandasHDFStore", "PandasHDFStoreChunked"])
+def test_a_second_process_gets_a_clear_error_or_a_consistent_view(tmp_path, cls):
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "s.h5"
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, pandas as pd, streamtrack as st
+        store = st.{cls}(sys.argv[1])
+        for t in range(3):
+            store.put(pd.DataFrame({{"y": [1.0], "x": [2.0], "frame": [t]}}))
+        print("writing", flush=True)
+        sys.stdin.read()  # hold the store open until the parent is done
+        store.close()
+        """), str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "writing"
+        with pytest.raises(st.StoreLockedError, match="another"):
+            getattr(st, cls)(path)  # a second writer
+        if cls == "PandasHDFStoreChunked":  # readers see the finished frames
+            with st.PandasHDFStoreChunked(path, mode="r") as reader:
+                assert reader.frames == [0, 1, 2]
+        else:  # HDF5 locks the file against readers too: a clear error
+            with pytest.raises(st.StoreLockedError, match="being written|another process"):
+                st.PandasHDFStore(path, mode="r")
+    finally:
+        child.communicate("")
+    assert child.returncode == 0
