@@ -273,3 +273,23 @@ def attached_window(layer):
     """The :class:`StoreWindow` feeding the Points ``layer``, or None."""
     window = _WINDOWS.get(id(layer))
     return window if window is not None and window.points is layer else None
+
+
+def release(path) -> int:
+    """Close every window reading the store at ``path``; return how many.
+
+    A window holds its store open read-only, and HDF5 will not let this
+    process open the same file for writing meanwhile: the widgets call this
+    before they write into a store a window shows. The layers keep the frames
+    they hold and stop following the slider.
+    """
+    import os
+
+    target = os.path.abspath(os.fspath(path))
+    closed = 0
+    for key, window in list(_WINDOWS.items()):
+        if os.path.abspath(window.path) == target:
+            del _WINDOWS[key]
+            window.close()
+            closed += 1
+    return closed

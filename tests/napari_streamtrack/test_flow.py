@@ -63,3 +63,51 @@ def test_sample_locate_link_against_the_core(make_napari_viewer, qtbot, tmp_path
     # and the truth: most true trajectories come out whole
     truth = suggested["truth"]
     assert linked["particle"].nunique() <= 1.5 * truth["particle"].nunique()
+
+
+def test_widgets_show_a_store_too_big_for_layers_windowed(make_napari_viewer, qtbot, tmp_path,
+                                                          monkeypatch):
+    from napari_streamtrack import _window
+    from napari_streamtrack._sample_data import brownian_movie_and_truth
+    from napari_streamtrack._widgets.link import LinkWidget
+    from napari_streamtrack._widgets.locate import LocateWidget
+
+    monkeypatch.setattr(_reader, "WINDOW_FEATURES", 100)  # a few frames count as big
+    viewer = make_napari_viewer()
+    movie, _ = brownian_movie_and_truth(n_frames=12)
+    image = viewer.add_image(movie, name="movie", scale=(1, 0.5, 0.5))
+    locate = LocateWidget(viewer)
+    viewer.window.add_dock_widget(locate)
+    locate.layer.value = image
+    locate.params["minmass"].value = 500
+    path = str(tmp_path / "big.h5")
+    locate.store_path.value = path
+    with qtbot.waitSignal(locate.done, timeout=TIMEOUT):
+        locate.run()
+    points = viewer.layers["movie features"]
+    window = _window.attached_window(points)
+    assert window is not None  # not every feature held in memory
+    assert tuple(points.scale) == (1, 0.5, 0.5)
+    assert points.metadata["streamtrack"]["store"] == path
+    window.wait()
+    with streamtrack.PandasHDFStore(path, mode="r") as store:
+        assert store.frames == list(range(12))
+        t = window.current_frame()
+        want = store.get(t)
+    shown = points.data[points.shown]
+    np.testing.assert_allclose(shown[shown[:, 0] == t][:, 1:], want[["y", "x"]].to_numpy())
+
+    link = LinkWidget(viewer)
+    viewer.window.add_dock_widget(link)
+    link.points.value = points
+    with qtbot.waitSignal(link.done, timeout=TIMEOUT) as blocker:
+        link.run()
+    assert blocker.args[0] == "linked"
+    tracks = viewer.layers["movie tracks"]
+    new_points = viewer.layers["movie features"]
+    assert _window.attached_window(new_points) is not None
+    assert tuple(tracks.scale) == (1, 0.5, 0.5)
+    with streamtrack.PandasHDFStore(path, mode="r") as store:
+        assert all("particle" in store.get(f).columns for f in store.frames)
+        # the GUI's link left a checkpoint: 'streamtrack link --resume' continues it
+        assert store.load_checkpoint("link")[0] == 11

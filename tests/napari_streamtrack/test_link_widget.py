@@ -219,7 +219,7 @@ def test_cancel_leaves_a_valid_partly_linked_store(make_napari_viewer, qtbot, tm
     # until the test has pressed Cancel: exactly two frames get linked (the one held,
     # then the one in progress when Cancel arrives)
     listening, cancelled = threading.Event(), threading.Event()
-    real = streamtrack.link_df_iter
+    real = streamtrack.link_store_iter  # the checkpointed core loop the widget runs
 
     def held(*args, **kwargs):
         assert listening.wait(30)
@@ -233,7 +233,7 @@ def test_cancel_leaves_a_valid_partly_linked_store(make_napari_viewer, qtbot, tm
             widget.cancel()
             cancelled.set()
 
-    monkeypatch.setattr(streamtrack, "link_df_iter", held)
+    monkeypatch.setattr(streamtrack, "link_store_iter", held)
     with qtbot.waitSignal(widget.done, timeout=TIMEOUT) as blocker:
         worker = widget.run()
         worker.yielded.connect(cancel_once)

@@ -26,7 +26,7 @@ from streamtrack.exceptions import StoreError, SubnetOversizeException
 from streamtrack.predict import DriftPredict, NearestVelocityPredict
 from streamtrack.stores.detect import open_store, store_layout
 
-from .. import _settings
+from .. import _reader, _settings, _window
 from .._layers import features_from_points, points_data, split_frames, tracks_data
 from ._common import layer_geometry, put_layer
 
@@ -35,6 +35,7 @@ DEFAULTS = {"search_range": 5.0, "memory": 0, "adaptive_stop": 0.0, "adaptive_st
             "predictor": "none"}
 PREDICTORS = {"none": None, "nearest velocity": NearestVelocityPredict, "drift": DriftPredict}
 LAYER, FILE = "Points layer", "Store file"
+WINDOWED = "windowed"  # a run's result when the store is too big to hold as layers
 # errors the user can fix (input, parameters, files); anything else is a bug and keeps
 # napari's traceback notification
 EXPECTED = (SubnetOversizeException, StoreError, ValueError, OSError)
@@ -95,27 +96,50 @@ def _link_store(path: str, record: dict):
         store = open_store(path, mode="a")
     except EXPECTED as exc:
         return exc
-    done, complete = [], False
+    done, n_done, n_rows, complete = [], 0, 0, False
     try:
-        for linked in _linking(record)(store):
-            if len(linked):  # an empty frame is not stored (put would warn)
-                store.put(linked)
-            done.append(linked)
-            yield len(done)
+        for linked in _store_linking(store, record):
+            n_done += 1
+            n_rows += len(linked)
+            if done is not None and n_rows > _reader.WINDOW_FEATURES:
+                done = None  # too big for layers: the store is shown windowed instead
+            if done is not None:
+                done.append(linked)
+            yield n_done
         complete = True
-        return pd.concat(done)
+        return WINDOWED if done is None else pd.concat(done)
     except EXPECTED as exc:
         return exc
     finally:
         # also when cancelled or stopped by an error: the file says which frames are linked
         try:
-            if done:
-                store.save_metadata("link", {**record, "frames_linked": len(done),
+            if n_done:
+                store.save_metadata("link", {**record, "frames_linked": n_done,
                                              "complete": complete})
         except Exception:  # noqa: BLE001 - a missing note must not hide why linking stopped
             pass
         finally:
             store.close()
+
+
+def _store_linking(store, record: dict):
+    """Link ``store`` in place; yield each linked frame once it is saved.
+
+    Without a predictor the core's checkpointed ``link_store_iter`` runs, so
+    ``streamtrack link --resume`` can later continue from where this run
+    stopped, or link frames appended since; a predictor's state cannot be
+    checkpointed, so it links through ``link_df_iter`` and ``put``.
+    """
+    if record["predictor"] is None:
+        kwargs = {"memory": record["memory"], "adaptive_stop": record["adaptive_stop"],
+                  "adaptive_step": record["adaptive_step"]}
+        for t in streamtrack.link_store_iter(store, record["search_range"], **kwargs):
+            yield store.get(t)
+        return
+    for linked in _linking(record)(store):
+        if len(linked):  # an empty frame is not stored (put would warn)
+            store.put(linked)
+        yield linked
 
 
 def _link_table(table: pd.DataFrame, record: dict):
@@ -293,6 +317,7 @@ class LinkWidget(Container):
         _settings.save(SETTINGS, params)
         self._job, self._n_done, self._outcome = job, 0, "failed"
         if job.store:
+            _window.release(job.store)  # a window's read handle would block writing
             self._gen, total = _link_store(job.store, job.record), len(job.frames)
         else:
             self._gen, total = _link_table(job.table, job.record), job.table["frame"].nunique()
@@ -324,8 +349,14 @@ class LinkWidget(Container):
         if isinstance(result, Exception):
             self._report(self._explain(result))
             return
-        self._show(result)
         self._outcome = "linked"
+        if isinstance(result, str) and result == WINDOWED:
+            self._show_windowed()
+            self.status.value = (f"Linked {self._total} frames; 'particle' saved in "
+                                 f"{self._job.store} (shown windowed: too many features "
+                                 "to hold as layers).")
+            return
+        self._show(result)
         n = result["particle"].nunique()
         where = f"; 'particle' saved in {self._job.store}" if self._job.store else ""
         self.status.value = f"Linked {self._total} frames: {n} trajectories{where}."
@@ -368,6 +399,20 @@ class LinkWidget(Container):
         show_error(message)
 
     # ---- results (main thread) ------------------------------------------------------
+    def _show_windowed(self):
+        """Show a store too big for layers the reader's way: a window on the slider."""
+        job, viewer = self._job, self._viewer
+        geometry = {}
+        if job.layer is not None and job.layer in viewer.layers:
+            geometry = layer_geometry(job.layer)
+            viewer.layers.remove(job.layer)
+        for layer in viewer.open(job.store, plugin="napari-streamtrack"):
+            kind = "tracks" if layer._type_string == "tracks" else "features"
+            layer.name = f"{job.name} {kind}"
+            layer.metadata["streamtrack"]["link"] = job.record
+            for key, value in geometry.items():
+                setattr(layer, key, value)
+
     def _show(self, linked: pd.DataFrame):
         """Points coloured by particle and a Tracks layer, both recording the link."""
         job, viewer = self._job, self._viewer

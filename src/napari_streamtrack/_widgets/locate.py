@@ -24,7 +24,7 @@ from qtpy.QtCore import QTimer
 
 import streamtrack
 
-from .. import _settings
+from .. import _reader, _settings, _window
 from .._layers import points_data
 from . import _locate_params
 from ._common import layer_geometry, put_layer
@@ -414,6 +414,7 @@ class LocateWidget(Container):
             self._error(str(exc))
             return None
         self.save_settings()
+        _window.release(path)  # a window's read handle would block writing the store
         layer, kwargs = self.layer.value, self.locate_kwargs()
         store_class = self.store_class.value
         about = {"version": streamtrack.__version__, "source": layer.name,
@@ -429,6 +430,7 @@ class LocateWidget(Container):
                                _progress={"total": len(selected),
                                           "desc": f"Locating {layer.name}"})
         self._run = SimpleNamespace(layer=layer, path=path, job=job, tables=[], done=0,
+                                    n_features=0,
                                     total=len(selected), cancelled=False, error=None,
                                     metadata={"store": path, "store_class": store_class,
                                               "locate": kwargs, **about})
@@ -469,7 +471,12 @@ class LocateWidget(Container):
         frame_no, features = item
         run = self._run
         run.done += 1
-        if len(features):
+        run.n_features += len(features)
+        if run.n_features > _reader.WINDOW_FEATURES:
+            # too many to hold as a layer: stop collecting, show the store
+            # windowed at the end (memory must not grow with the movie)
+            run.tables = None
+        elif len(features):
             run.tables.append(features)
         if not self._closed:
             self._say(f"Located frame {frame_no} ({run.done:,}/{run.total:,})")
@@ -485,8 +492,10 @@ class LocateWidget(Container):
         if self._closed:
             return
         self.run_button.enabled, self.cancel_button.enabled = True, False
-        n_features = sum(len(t) for t in run.tables)
-        if run.tables:
+        n_features = run.n_features
+        if run.tables is None:
+            self._show_windowed(run)
+        elif run.tables:
             table = pd.concat(run.tables, ignore_index=True)
             self._put_points(f"{run.layer.name} features", run.layer, table,
                              FEATURES_STYLE, {"streamtrack": run.metadata})
@@ -501,6 +510,17 @@ class LocateWidget(Container):
             self._say(f"Located {run.done:,} frames, {n_features:,} features -> {name}")
         self.done.emit("failed" if run.error is not None else
                        "cancelled" if run.cancelled else "located")
+
+    def _show_windowed(self, run) -> None:
+        """Open the store the plugin's reader way: a window that follows the slider."""
+        name = f"{run.layer.name} features"
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        for layer in self.viewer.open(run.path, plugin="napari-streamtrack"):
+            layer.name = name
+            layer.metadata["streamtrack"].update(run.metadata)
+            for key, value in layer_geometry(run.layer, 3).items():
+                setattr(layer, key, value)
 
     # --------------------------------------------------------------- status
     def _say(self, text: str) -> None:
