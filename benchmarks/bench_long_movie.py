@@ -56,6 +56,23 @@ def movie(n_frames, n_features, seed=0):
         yield np.clip(image, 0, 255).astype(np.uint8)
 
 
+class _IndexableMovie:
+    """The same movie for trackpy's batch, which indexes frames (read in order only)."""
+
+    def __init__(self, n_frames, n_features):
+        self._frames = movie(n_frames, n_features)
+        self._n, self._next = n_frames, 0
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, i):
+        if i != self._next:
+            raise IndexError("frames are generated in order")
+        self._next += 1
+        return next(self._frames)
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -91,6 +108,9 @@ def store_op_times(store, repeats=50):
     out = {}
     last = store.max_frame
     for label, t in (("early", 100), ("late", last - 100)):
+        # one untimed get and put first: the first touch of a chunk opens its
+        # file, and the first put there seals the chunk the writer leaves
+        store.put(store.get(t))
         timings = {}
         for name, call in (("len", lambda: len(store)), ("max_frame", lambda: store.max_frame),
                            ("frames", lambda: store.frames), ("get", lambda: store.get(t))):
@@ -113,7 +133,8 @@ def run_trackpy(n_frames, n_features, path):
     trackpy.quiet()
     start = time.perf_counter()
     with trackpy.PandasHDFStoreBig(path, mode="w") as store:
-        trackpy.batch(movie(n_frames, n_features), DIAMETER, output=store, minmass=MINMASS,
+        trackpy.batch(_IndexableMovie(n_frames, n_features), DIAMETER, output=store,
+                      minmass=MINMASS,
                       processes=1)
         located = time.perf_counter()
         for linked in trackpy.link_df_iter(store, SEARCH_RANGE, memory=1):
@@ -145,9 +166,28 @@ def main():
     parser.add_argument("--compare-frames", type=int, default=10_000)
     parser.add_argument("--no-trackpy", action="store_true")
     parser.add_argument("--child", choices=["streamtrack", "trackpy"])
+    parser.add_argument("--ops-only", metavar="STORE",
+                        help="only time the store operations of an existing chunked store")
+    parser.add_argument("--trackpy-only", action="store_true",
+                        help="only the trackpy run on --compare-frames frames")
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.ops_only:
+        import streamtrack as st
+
+        with st.PandasHDFStoreChunked(args.ops_only) as store:
+            ops = store_op_times(store)
+        print(f"store operations on {args.ops_only} ({len(store):,} frames), microseconds "
+              "per call (near frame 100 / near the last frame):")
+        for op in ("len", "max_frame", "frames", "get", "put"):
+            print(f"    {op:10s} {ops['early'][op] * 1e6:10.1f} {ops['late'][op] * 1e6:10.1f}")
+        return None
+    if args.trackpy_only:
+        theirs = spawn("trackpy", args.compare_frames, args.features)
+        print(f"trackpy 0.7, {args.compare_frames:,} frames: batch {theirs['batch_s']:.0f} s + "
+              f"link_df_iter/put {theirs['link_s']:.0f} s, peak RSS {theirs['rss']:.1f} MB")
+        return None
     block = min(10_000, args.compare_frames)
     print(f"long movie: {args.features} particles/frame, {SHAPE}x{SHAPE}, "
           f"PandasHDFStoreChunked, batch then link_df_iter + put (search_range "
