@@ -61,16 +61,20 @@ class _IndexableMovie:
 
     def __init__(self, n_frames, n_features):
         self._frames = movie(n_frames, n_features)
-        self._n, self._next = n_frames, 0
+        self._n, self._next, self._last = n_frames, 0, None
 
     def __len__(self):
         return self._n
 
     def __getitem__(self, i):
-        if i != self._next:
+        # trackpy's batch iterates the frames, then indexes the one it just got
+        if i == self._next - 1:
+            return self._last
+        if i != self._next or i >= self._n:
             raise IndexError("frames are generated in order")
         self._next += 1
-        return next(self._frames)
+        self._last = next(self._frames)
+        return self._last
 
 
 def peak_rss_mb():
