@@ -68,8 +68,10 @@ def run_and_kill(script, path, chunk_size, delay):
     child.send_signal(signal.SIGKILL)
     child.wait()
     reader.join(10)
-    put = {int(line.split()[1]) for line in lines if line.startswith("put")}
-    linked = {int(line.split()[1]) for line in lines if line.startswith("linked")}
+    # a line the kill cut short ("put 1" of "put 123") proves nothing: only whole lines
+    lines = [line.split() for line in lines if line.endswith("\n")]
+    put = {int(words[1]) for words in lines if words[0] == "put"}
+    linked = {int(words[1]) for words in lines if words[0] == "linked"}
     return put, linked
 
 
