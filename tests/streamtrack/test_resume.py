@@ -112,7 +112,7 @@ def test_cli_locate_and_link_killed_then_resumed_equal_an_uninterrupted_run(tmp_
     assert result.returncode == 0, result.stderr
 
     kill_when(["link", cut, "-s", "5", "--memory", "2"],
-              lambda: (processed(cut)[1] or (-1,))[0] >= 25)
+              lambda: (processed(cut)[1] or (-1,))[0] >= 10)
     result = run_cli("link", cut, "-s", "5", "--memory", "2", "--resume", "-q")
     assert result.returncode == 0, result.stderr
     with st.PandasHDFStoreChunked(whole, mode="r") as a, \
