@@ -43,6 +43,7 @@ import pandas as pd
 
 from ..exceptions import StoreError, StoreLockedError
 from . import _journal
+from ._fastread import read_table_rows
 from .base import FramewiseData
 
 LAYOUT_ATTR = "streamtrack_chunked"
@@ -360,7 +361,7 @@ class PandasHDFStoreChunked(FramewiseData):
         chunk = self._index(k)
         start, count, sig = chunk.rows[frame_no]
         table = self._handle(k).root[CHUNK_KEY].table
-        frame = _read_rows(table, start, start + count)
+        frame = read_table_rows(table, start, start + count)
         if frame is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -530,34 +531,3 @@ class PandasHDFStoreChunked(FramewiseData):
 
     def __repr__(self):
         return f"<PandasHDFStoreChunked {self.filename!r}, {len(self)} frames>"
-
-
-def _read_rows(table, start, stop):
-    """Rows ``start:stop`` of a pandas table straight from PyTables, or None.
-
-    ``HDFStore.select`` costs ~1.5 ms of inference per call; the layout is
-    known: value blocks (and data columns) whose column names sit in the
-    table's attributes. Anything unexpected returns None (use pandas).
-    """
-    try:
-        attrs = table._v_parent._v_attrs
-        columns = list(attrs.non_index_axes[0][1])
-        blocks = list(attrs.values_cols)
-        tattrs = table.attrs
-        data = table.read(start, stop)
-        out = {}
-        for block in blocks:
-            names = list(getattr(tattrs, block + "_kind"))
-            values = data[block]
-            if values.dtype.kind not in "biuf" or getattr(tattrs, block + "_meta", None):
-                return None
-            if values.ndim == 1:
-                values = values[:, None]
-            for i, name in enumerate(names):
-                out[name] = values[:, i]
-        if set(out) != set(columns) or attrs.info.get("index", {}).get("freq"):
-            return None
-        index = pd.Index(data["index"], name=attrs.info.get("index", {}).get("index_name"))
-        return pd.DataFrame({c: out[c] for c in columns}, index=index, columns=columns)
-    except Exception:  # noqa: BLE001 - any surprise: pandas reads it
-        return None

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..exceptions import StoreError, StoreLockedError
 from . import _journal
-from ._fastread import read_frame_table
+from ._fastread import read_frame_table, read_table_rows
 from .base import FramewiseData
 
 # A frame node is read whole, so the PyTables index pandas builds by default
@@ -344,6 +344,10 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
                  use_tabular_copy=False, **kwargs):
         super().__init__(filename, mode=mode, t_column=t_column, **kwargs)
         self.key = key
+        # frame -> (first row, end row), or None for a frame whose rows are not
+        # contiguous; built from the frame column on the first read and kept
+        # up to date by put, so get reads a row range instead of a query
+        self._ranges = None
         if key in self._root._v_children:
             storer = self.store.get_storer(key)
             if not storer.is_table:
@@ -370,14 +374,37 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
                 columns = self._columns()
             missing = [c for c in columns if c not in df.columns]
             df = df.assign(**{c: self._fill_value(c) for c in missing})[columns]
-            if self._replace_in_place(frame_no, df):
+            if self._replace_in_place(frame_no, df):  # rows stay where they were
                 self.store.flush()
                 return
+            if self._ranges is None or frame_no in self._ranges:
+                self._ranges = None  # rows removed from the middle: rebuild on read
             self.store.remove(self.key, where=f"{self.t_column} == {frame_no}")
         # no PyTables index: pandas would rebuild it on every append (O(table));
-        # get() scans the frame column in-kernel instead
+        # get() reads the frame's row range instead
+        start = self._nrows()
         self.store.append(self.key, df, format="table", data_columns=True, index=False)
+        if self._ranges is not None:
+            self._ranges[frame_no] = (start, start + len(df))
         self.store.flush()
+
+    def _nrows(self):
+        return self.store.get_storer(self.key).table.nrows if self._has_table() else 0
+
+    def _row_ranges(self):
+        if self._ranges is None:
+            ranges = {}
+            if self._has_table():
+                values = self.store.get_storer(self.key).table.col(self.t_column)
+                if len(values):
+                    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+                    ends = np.r_[starts[1:], len(values)]
+                    for frame_no, a, b in zip(values[starts].tolist(), starts.tolist(),
+                                              ends.tolist()):
+                        # a frame seen in two places: fall back to a query for it
+                        ranges[int(frame_no)] = None if frame_no in ranges else (a, b)
+            self._ranges = ranges
+        return self._ranges
 
     def _replace_in_place(self, frame_no, df):
         """Overwrite the rows of ``frame_no`` where they are, when the new frame
@@ -412,6 +439,7 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
             data[c] = np.full(len(data), -1 if kind in "iu" else np.nan).astype(
                 example[c].dtype if kind in "iuf" else float)
         data = data[list(example.columns) + [c for c in data.columns if c not in example.columns]]
+        self._ranges = None  # same rows, but a new table: rebuild on read
         tmp = "_new_" + self.key
         if tmp in self._root._v_children:
             self.store.remove(tmp)
@@ -421,17 +449,26 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         self.store.flush()
 
     def get(self, frame_no):
-        """The rows of frame ``frame_no`` (an indexed query, not a full read)."""
+        """The rows of frame ``frame_no`` (a row range read, not a query).
+
+        Raises
+        ------
+        KeyError
+            The frame is not in the store (the message names it and the file).
+        """
         if not self._has_table():
             raise KeyError(f"frame {frame_no} is not in {self.filename!r} (empty store)")
-        frame = self.store.select(self.key, where=f"{self.t_column} == {int(frame_no)}")
-        if len(frame) == 0:
+        frame_no = int(frame_no)
+        ranges = self._row_ranges()
+        if frame_no not in ranges:
             raise KeyError(f"frame {frame_no} is not in {self.filename!r}")
+        frame = None
+        if ranges[frame_no] is not None:
+            frame = read_table_rows(self.store.get_storer(self.key).table, *ranges[frame_no])
+        if frame is None:  # rows scattered, or a table layout the fast path skips
+            frame = self.store.select(self.key, where=f"{self.t_column} == {frame_no}")
         return frame
 
     @property
     def frames(self):
-        if not self._has_table():
-            return []
-        return sorted(int(v) for v in
-                      pd.unique(self.store.select_column(self.key, self.t_column)))
+        return sorted(self._row_ranges())

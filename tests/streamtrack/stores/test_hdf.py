@@ -218,3 +218,30 @@ def test_metadata_round_trip_and_trackpy_still_reads(tmp_path, cls):
             store.save_metadata("x", {})
     with getattr(trackpy, cls)(str(path)) as theirs:  # its SingleNode fails with mode="r"
         assert len(theirs.get(0)) == 2
+
+
+@pytest.mark.parametrize("writer", ["trackpy", "streamtrack"])
+def test_single_node_row_ranges_match_queries_through_every_kind_of_put(tmp_path, writer):
+    path = tmp_path / "single.h5"
+    rng = np.random.default_rng(3)
+
+    def frame(t, n):
+        return pd.DataFrame({"y": rng.random(n), "x": rng.random(n), "frame": t})
+
+    with getattr(trackpy if writer == "trackpy" else st, "PandasHDFStoreSingleNode")(
+            str(path)) as store:
+        for t in [0, 1, 2, 5]:
+            store.put(frame(t, 3 + t))
+    with st.PandasHDFStoreSingleNode(path) as store:
+        assert store.frames == [0, 1, 2, 5]
+        store.get(0)  # the row index is built now and must follow every put below
+        store.put(frame(1, 4))                        # same rows: replaced in place
+        store.put(frame(2, 9))                        # other row count: removed + appended
+        store.put(frame(7, 2))                        # a new frame: appended
+        store.put(frame(5, 8).assign(particle=np.arange(8)))  # a new column: rewritten
+        assert store.frames == [0, 1, 2, 5, 7]
+        for t in store.frames:
+            want = store.store.select("FrameData", where=f"frame == {t}")
+            pd.testing.assert_frame_equal(store.get(t), want)
+        with pytest.raises(KeyError, match="frame 3"):
+            store.get(3)
