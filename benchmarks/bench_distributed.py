@@ -13,10 +13,9 @@ the workers) and whether the results are identical.
 """
 import argparse
 import os
-import time
 import warnings
 
-from _common import bulk_water_files, single_thread
+from _common import best_of, bulk_water_files, single_thread
 
 single_thread()  # one thread per process, workers included (they inherit it)
 
@@ -33,16 +32,6 @@ def green(image):
     # module level: the workers get it by value (this is __main__), like
     # any function of the caller's script; a lambda would do as well
     return image[:, :, 1]
-
-
-def timed(fn, repeat):
-    """Best wall time of ``repeat`` calls, and the last call's result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main():
@@ -68,8 +57,8 @@ def main():
         streamtrack.batch(frames[:2], 11, processes=1, **SETTINGS)
         streamtrack.batch(frames, 11, client=client, **SETTINGS)
 
-        t_local, ours_local = timed(local, args.repeat)
-        t_dist, ours_dist = timed(distributed, args.repeat)
+        t_local, ours_local = best_of(local, args.repeat)
+        t_dist, ours_dist = best_of(distributed, args.repeat)
         workers = sum(client.nthreads().values())
 
     try:

@@ -39,8 +39,8 @@ def main():
     def run_ours():
         return [streamtrack.locate(im, args.diameter, **kw) for im in images]
 
-    t_tp = best_of(run_trackpy) / len(images) * 1e3
-    t_st = best_of(run_ours) / len(images) * 1e3
+    t_tp = best_of(run_trackpy)[0] / len(images) * 1e3
+    t_st = best_of(run_ours)[0] / len(images) * 1e3
     worst, close, total, counts_equal = 0.0, 0, 0, True
     for a, b in zip(run_ours(), run_trackpy()):
         counts_equal &= len(a) == len(b)

@@ -23,8 +23,6 @@ import pandas as pd
 
 from . import _layers
 
-# windows waiting for their layers to be added to a viewer: token -> path
-_PENDING: dict[str, str] = {}
 # live windows by id of their Points layer (not in layer.metadata: that is
 # copied and saved by napari, a window with an open file must not be)
 _WINDOWS: dict[int, "StoreWindow"] = {}
@@ -231,12 +229,11 @@ def windowed_layers(store, path, name, meta):
     if _layers.ID_COLUMN in first.columns and len(first):
         t_data, t_features = _layers.tracks_data(first)
         layers.append((t_data, {**tracks_kw, "features": t_features}, "tracks"))
-    _PENDING[token] = path
-    _attach_when_added(token, len(layers))
+    _attach_when_added(token, path, len(layers))
     return layers
 
 
-def _attach_when_added(token, n_layers):
+def _attach_when_added(token, path, n_layers):
     try:
         import napari
 
@@ -254,7 +251,6 @@ def _attach_when_added(token, n_layers):
         found[layer._type_string] = layer
         if len(found) == n_layers:
             viewer.layers.events.inserted.disconnect(on_inserted)
-            path = _PENDING.pop(token)
             points = found["points"]
             _WINDOWS[id(points)] = StoreWindow(viewer, path, points, found.get("tracks"))
             viewer.layers.events.removed.connect(on_removed)

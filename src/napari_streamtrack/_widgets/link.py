@@ -133,8 +133,7 @@ def _store_linking(store, record: dict):
     if record["predictor"] is None:
         kwargs = {"memory": record["memory"], "adaptive_stop": record["adaptive_stop"],
                   "adaptive_step": record["adaptive_step"]}
-        for t in streamtrack.link_store_iter(store, record["search_range"], **kwargs):
-            yield store.get(t)
+        yield from streamtrack.link_store_iter(store, record["search_range"], **kwargs)
         return
     for linked in _linking(record)(store):
         if len(linked):  # an empty frame is not stored (put would warn)

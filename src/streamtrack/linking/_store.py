@@ -8,6 +8,7 @@ restores it and links the frames after the checkpoint, giving exactly the ids
 an uninterrupted run gives.
 """
 import numpy as np
+import pandas as pd
 
 from ._api import _check_columns, _frame_numbers, _pos_columns, _positions
 from ._linker import Linker
@@ -29,7 +30,7 @@ def _parameters(search_range, kwargs):
 
 def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
                     t_column="frame", **kwargs):
-    """Link ``store`` in place, frame by frame; yield each frame number once it is saved.
+    """Link ``store`` in place, frame by frame; yield each linked frame once it is saved.
 
     Parameters
     ----------
@@ -51,9 +52,9 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
 
     Yields
     ------
-    int
-        Each frame number, after its linked features and the linker's state
-        were written.
+    DataFrame
+        Each frame with its ``particle`` column (as ``link_df_iter`` yields
+        it), after it and the linker's state were written.
 
     Raises
     ------
@@ -95,12 +96,14 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
             times = _frame_numbers(frame[t_column].to_numpy(), t_column)
             linked["particle"] = linker.step(times[0], _positions(frame, cols, f"frame {t}"))
             store.put(linked)
+        else:
+            linked["particle"] = pd.Series(dtype=np.int64)
         state = linker.state()
         store.save_checkpoint(CHECKPOINT, t, {
             "next_id": np.int64(state["next_id"]), "ids": state["ids"],
             "pos": (np.empty((0, 0)) if state["pos"] is None else state["pos"]),
             "t_last": state["t_last"]})
-        yield t
+        yield linked
 
 
 def link_store(store, search_range, *, resume=False, **kwargs):
