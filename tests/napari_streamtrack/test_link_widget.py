@@ -207,6 +207,26 @@ def test_memory_and_predictor_as_in_the_core(make_napari_viewer, qtbot, errors, 
                                        options.get("predictor"))
 
 
+@pytest.mark.parametrize("memory", [0, 1, 3])
+def test_points_missing_a_frame_number_link_as_link_df(make_napari_viewer, qtbot, errors,
+                                                       memory):
+    """A table is a whole movie: a frame number without points is an empty frame
+    (as in link_df), though the streaming linker counts the frames it is given."""
+    df = pd.DataFrame([{"frame": t, "y": 10.0 + 20 * k, "x": 10.0 + 0.1 * t}
+                       for t in (0, 1, 3, 4, 8) for k in range(2)])
+    viewer = make_napari_viewer()
+    points = viewer.add_points(df[["frame", "y", "x"]].to_numpy(), name="spots")
+    widget = make_widget(viewer)
+    widget.search_range.value, widget.memory.value = 3.5, memory
+
+    assert run(qtbot, widget) == "linked" and not errors
+    expected = streamtrack.link_df(_layers.features_from_points(points.data), 3.5,
+                                   memory=memory)
+    np.testing.assert_array_equal(points.features["particle"], expected["particle"])
+    # gaps of 1 and 3 frame numbers: broken at both, at the second, at neither
+    assert expected["particle"].nunique() == {0: 6, 1: 4, 3: 2}[memory]
+
+
 def test_cancel_leaves_a_valid_partly_linked_store(make_napari_viewer, qtbot, tmp_path,
                                                    monkeypatch, errors):
     path = tmp_path / "long.h5"

@@ -134,3 +134,24 @@ def test_frames_appended_later_are_linked_incrementally(tmp_path):
         st.batch(frames, 11, minmass=500, output=store, resume=True)  # more frames arrive
         assert st.link_store(store, 5, memory=1, resume=True) == 18  # only the new ones
         pd.testing.assert_frame_equal(all_frames(store), want)
+
+
+def test_resume_from_a_checkpoint_written_before_memory_counted_steps(tmp_path):
+    """Checkpoints of earlier versions hold no memory clock: their frame numbers
+    serve as one, and resuming still gives the ids of an uninterrupted run."""
+    frames, _ = synthetic.brownian_movie(n_particles=25, n_frames=20, shape=(160, 160), seed=4)
+    frames = st.open([np.asarray(f) for f in frames])
+    with st.PandasHDFStoreChunked(tmp_path / "all.h5") as store:
+        st.batch(frames, 11, minmass=500, output=store)
+        st.link_store(store, 5, memory=2)
+        want = all_frames(store)
+    with st.PandasHDFStoreChunked(tmp_path / "old.h5") as store:
+        st.batch(frames[:10], 11, minmass=500, output=store)
+        st.link_store(store, 5, memory=2)
+        frame_no, arrays = store.load_checkpoint("link")
+        assert {"clock", "seen"} <= set(arrays)
+        store.save_checkpoint("link", frame_no, {k: v for k, v in arrays.items()
+                                                 if k not in ("clock", "seen")})
+        st.batch(frames, 11, minmass=500, output=store, resume=True)
+        assert st.link_store(store, 5, memory=2, resume=True) == 10
+        pd.testing.assert_frame_equal(all_frames(store), want)

@@ -27,7 +27,7 @@ from streamtrack.predict import DriftPredict, NearestVelocityPredict
 from streamtrack.stores.detect import open_store, store_layout
 
 from .. import _reader, _settings, _window
-from .._layers import features_from_points, points_data, split_frames, tracks_data
+from .._layers import T_COLUMN, features_from_points, points_data, split_frames, tracks_data
 from ._common import layer_geometry, put_layer
 
 SETTINGS = "link"
@@ -141,13 +141,39 @@ def _store_linking(store, record: dict):
         yield linked
 
 
+def _with_missing_frames(frames, memory: int):
+    """``frames`` with an empty frame for each missing frame number in between.
+
+    The streaming linker counts the frames it is given; a table is a whole
+    movie, so, as in ``link_df``, a missing frame number is an empty frame.
+    Beyond ``memory + 1`` empty frames every particle is forgotten anyway, so
+    no more are delivered (a sparse table does not cost one step per number).
+    """
+    previous = None
+    for frame in frames:
+        t = int(frame[T_COLUMN].iloc[0])
+        if previous is not None:
+            for _ in range(min(t - previous - 1, memory + 1)):
+                yield frame.iloc[:0]
+        previous = t
+        yield frame
+
+
 def _link_table(table: pd.DataFrame, record: dict):
-    """Link an in-memory feature table frame by frame (no file written)."""
+    """Link an in-memory feature table frame by frame (no file written).
+
+    Without a predictor the result is ``link_df`` of the table; with one, the
+    predictor's ``link_df`` (whose memory counts the frames present, as trackpy's).
+    """
     done = []
+    frames = split_frames(table)
+    if record["predictor"] is None:
+        frames = _with_missing_frames(frames, record["memory"])
     try:
-        for linked in _linking(record)(split_frames(table)):
-            done.append(linked)
-            yield len(done)
+        for linked in _linking(record)(frames):
+            if len(linked):  # not the empty frames filled in
+                done.append(linked)
+                yield len(done)
         return pd.concat(done)
     except EXPECTED as exc:
         return exc

@@ -2,8 +2,12 @@
 
 ``link``/``link_df`` take a whole DataFrame, ``link_iter`` arrays, and
 ``link_df_iter`` streams per-frame DataFrames (a store, a generator, ...):
-the same core, so the same trajectories. Gaps are counted in frame numbers
-everywhere (trackpy's ``link_df_iter`` counts delivered frames instead).
+the same core, so the same trajectories. As in trackpy, ``memory`` counts
+frame numbers in ``link`` (a missing frame number is an empty frame) and
+delivered frames in the streaming functions (frames 0, 25, 75 are
+consecutive). A streamed store that recorded the frames ``batch`` processed
+delivers the processed frames without features too, so streaming a movie
+processed whole counts what ``link`` counts on the store's ``dump()``.
 """
 import itertools
 import numbers
@@ -45,8 +49,30 @@ def _positions(df, pos_columns, where):
     return coords
 
 
+def _link_arrays(coords_iter, linker):
+    """``(t, ids)`` per item of ``coords_iter``, ids as an int64 array.
+
+    The engine of :func:`link_iter` (which converts the ids to lists, as
+    trackpy yields them); ``t`` is yielded as given.
+    """
+    items = iter(coords_iter)
+    try:
+        first = next(items)
+    except StopIteration:
+        return
+    items = itertools.chain([first], items)
+    pairs = isinstance(first, tuple) and len(first) == 2 and \
+        (first[0] is None or isinstance(first[0], (numbers.Integral, np.integer)))
+    for i, item in enumerate(items):
+        t, coords = item if pairs else (i, item)
+        yield t, linker.step(t, coords)
+
+
 def link_iter(coords_iter, search_range, **kwargs):
     """Link an iterable of coordinate arrays; yield ``(t, particle_ids)`` per frame.
+
+    ``memory`` counts the frames given (as trackpy's ``link_iter``): arrays
+    numbered 0, 25, 75 are consecutive frames, and an empty array is a frame.
 
     Parameters
     ----------
@@ -61,27 +87,20 @@ def link_iter(coords_iter, search_range, **kwargs):
 
     Yields
     ------
-    (int, ndarray of int64)
-        The frame number and one particle id per input row.
+    (t, list of int)
+        The frame number as given (or the position, for bare arrays) and one
+        particle id per input row, as a list of Python ints (as trackpy
+        yields them; empty for an empty frame).
 
     Examples
     --------
     >>> frames = [np.array([[0.0, 0.0], [5.0, 5.0]]), np.array([[5.2, 5.0], [0.1, 0.0]])]
-    >>> [ids.tolist() for t, ids in link_iter(frames, 1.0)]
-    [[0, 1], [1, 0]]
+    >>> list(link_iter(frames, 1.0))
+    [(0, [0, 1]), (1, [1, 0])]
     """
-    linker = Linker(search_range, **kwargs)
-    items = iter(coords_iter)
-    try:
-        first = next(items)
-    except StopIteration:
-        return
-    items = itertools.chain([first], items)
-    pairs = isinstance(first, tuple) and len(first) == 2 and \
-        isinstance(first[0], (numbers.Integral, np.integer))
-    for i, item in enumerate(items):
-        t, coords = item if pairs else (i, item)
-        yield int(t), linker.step(t, coords)
+    linker = Linker(search_range, memory_counts="steps", **kwargs)
+    for t, ids in _link_arrays(coords_iter, linker):
+        yield t, ids.tolist()
 
 
 def link(f, search_range, pos_columns=None, t_column='frame', **kwargs):
@@ -104,7 +123,9 @@ def link(f, search_range, pos_columns=None, t_column='frame', **kwargs):
     -------
     DataFrame
         A copy of ``f`` sorted by frame (stable; index kept) with an int64
-        ``particle`` column.
+        ``particle`` column. A ``t_column`` of another dtype than integer
+        (float frame numbers) becomes int64, as in trackpy; integer columns
+        keep their dtype.
 
     Raises
     ------
@@ -139,11 +160,38 @@ def link(f, search_range, pos_columns=None, t_column='frame', **kwargs):
         for a, b in zip(starts, stops):
             particle[a:b] = linker.step(t[a], coords[a:b])
     result = f.iloc[order].copy()
+    if result[t_column].dtype.kind not in "iu":  # float frame numbers, checked whole above
+        result[t_column] = t
     result["particle"] = particle
     return result
 
 
 link_df = link
+
+
+def _store_frames(store, after=None):
+    """``(frame_no, DataFrame or None)`` of a store in frame order, after ``after``.
+
+    None stands for a frame the store recorded as processed (``batch`` marks
+    every frame it located) but holds no features of: an empty frame, which
+    counts towards ``memory`` like any other. A store that records nothing
+    gives its stored frames only.
+    """
+    stored = list(store.frames)
+    held = set(stored)
+    processed = getattr(store, "processed_frames", None)
+    if processed is None or not len(processed):
+        numbers = stored
+    else:
+        numbers = sorted(held.union(int(t) for t in processed))
+    for t in numbers:
+        if after is None or t > after:
+            yield t, (store.get(t) if t in held else None)
+
+
+def _records_processed(f_iter):
+    return not isinstance(f_iter, pd.DataFrame) and all(
+        hasattr(f_iter, name) for name in ("processed_frames", "frames", "get"))
 
 
 def link_df_iter(f_iter, search_range, pos_columns=None, t_column='frame', **kwargs):
@@ -152,6 +200,14 @@ def link_df_iter(f_iter, search_range, pos_columns=None, t_column='frame', **kwa
     Reads one frame at a time, so a store of any length links in constant
     memory; the caller may ``put`` each yielded frame back into the store it
     reads from.
+
+    ``memory`` counts the frames delivered (as trackpy's ``link_df_iter``):
+    frames numbered 0, 25, 75 are consecutive, and an empty DataFrame is a
+    frame. A store that recorded which frames ``batch`` processed (every
+    streamtrack store) also delivers its processed frames without features,
+    as empty frames that are counted but not yielded (there is nothing to
+    put back): an empty frame inside the movie counts, and streaming a movie
+    ``batch`` processed whole gives :func:`link` on the store's ``dump()``.
 
     Parameters
     ----------
@@ -184,7 +240,8 @@ def link_df_iter(f_iter, search_range, pos_columns=None, t_column='frame', **kwa
 
     Examples
     --------
-    >>> frames = [pd.DataFrame({'frame': [t], 'y': [t * 0.5], 'x': [0.0]}) for t in range(3)]
+    >>> frames = [pd.DataFrame({'frame': [t], 'y': [y], 'x': [0.0]})
+    ...           for t, y in ((0, 0.0), (25, 0.5), (75, 1.0))]  # consecutive frames
     >>> [int(df['particle'].iloc[0]) for df in link_df_iter(frames, 1.0)]
     [0, 0, 0]
     """
@@ -192,22 +249,42 @@ def link_df_iter(f_iter, search_range, pos_columns=None, t_column='frame', **kwa
         raise TypeError("link_df_iter() takes an iterable of per-frame DataFrames (a store, "
                         "a generator, a list); for one DataFrame use link(), or "
                         "(df for _, df in f.groupby('frame')).")
-    linker = Linker(search_range, **kwargs)
-    for df in f_iter:
-        if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"link_df_iter() expects DataFrames, one per frame, got "
-                            f"{type(df).__name__}.")
-        out = df.copy()
-        if len(df) == 0:
-            out["particle"] = pd.Series(dtype=np.int64)
-            yield out
+    linker = Linker(search_range, memory_counts="steps", **kwargs)
+    items = _store_frames(f_iter) if _records_processed(f_iter) else \
+        ((None, df) for df in f_iter)
+    for frame_no, df in items:
+        if df is None:  # processed, no features: a frame all the same
+            linker.step(frame_no, ())
             continue
-        cols = _pos_columns(df.columns, pos_columns)
-        _check_columns(df, cols, t_column, "a frame")
-        t = _frame_numbers(df[t_column].to_numpy(), t_column)
-        if np.any(t != t[0]):
-            raise ValueError(f"a DataFrame passed to link_df_iter holds several frames "
-                             f"({sorted(set(t.tolist()))[:5]}...); pass one frame at a time.")
-        coords = _positions(df, cols, f"frame {t[0]}")
-        out["particle"] = linker.step(t[0], coords)
-        yield out
+        yield _link_frame(linker, df, pos_columns, t_column)
+
+
+def _link_frame(linker, df, pos_columns=None, t_column="frame", where=None):
+    """Step ``linker`` with one frame's DataFrame; return a copy with ``particle``.
+
+    Shared by the streaming functions, so they check and link frames alike.
+
+    Raises
+    ------
+    TypeError
+        ``df`` is not a DataFrame.
+    ValueError
+        Missing columns, NaN/inf positions, several or non-integer frame
+        numbers, a frame out of order.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"link_df_iter() expects DataFrames, one per frame, got "
+                        f"{type(df).__name__}.")
+    out = df.copy()
+    if len(df) == 0:
+        linker.step(None, ())  # a frame of unknown number, counted all the same
+        out["particle"] = pd.Series(dtype=np.int64)
+        return out
+    cols = _pos_columns(df.columns, pos_columns)
+    _check_columns(df, cols, t_column, where or "a frame")
+    t = _frame_numbers(df[t_column].to_numpy(), t_column)
+    if np.any(t != t[0]):
+        raise ValueError(f"a DataFrame passed to link_df_iter holds several frames "
+                         f"({sorted(set(t.tolist()))[:5]}...); pass one frame at a time.")
+    out["particle"] = linker.step(t[0], _positions(df, cols, where or f"frame {t[0]}"))
+    return out

@@ -4,17 +4,23 @@ One ``Linker`` holds the particles that can still be linked (those of the last
 frame, plus those lost within ``memory`` frames), their ids and the frame each
 was last seen in. ``step(t, coords)`` links the next frame and returns its ids.
 Everything is per instance: two linkers in one process never share counters.
+
+Memory runs on a clock: the frame number (``memory_counts='frame_numbers'``,
+as trackpy's ``link``, which fills missing frame numbers with empty frames) or
+the number of steps (``'steps'``, as trackpy's ``link_iter``/``link_df_iter``,
+which count the frames they are given).
 """
 import numbers
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .. import _fastpath
 from ..exceptions import SubnetOversizeException
-from ._assignment import solve_groups
-from ._solver import _components, solve_adaptive
+from ._solver import _components, solve_adaptive, solve_subnet
 
 LINK_STRATEGIES = ("auto", "recursive", "nonrecursive", "numba", "hybrid", "drop")
+MEMORY_COUNTS = ("frame_numbers", "steps")
 MAX_NEIGHBORS = 10  # candidates per destination, as trackpy's Linker.MAX_NEIGHBORS
 
 
@@ -46,6 +52,23 @@ class _SubnetPoint:
         self.forward_cands = []
 
 
+def _distance_metric_class():
+    """scikit-learn's ``DistanceMetric`` (its module moved in 1.0), or None."""
+    try:
+        from sklearn.metrics import DistanceMetric
+    except ImportError:
+        try:
+            from sklearn.neighbors import DistanceMetric
+        except ImportError:
+            return None
+    return DistanceMetric
+
+
+def _is_distance_metric(dist_func):
+    metric_class = _distance_metric_class() if dist_func is not None else None
+    return metric_class is not None and isinstance(dist_func, metric_class)
+
+
 def _check_range(search_range):
     values = np.atleast_1d(np.asarray(search_range, dtype=float))
     if values.ndim != 1 or not np.all(np.isfinite(values)) or not np.all(values > 0):
@@ -63,7 +86,8 @@ class Linker:
         Largest displacement between linked positions; a tuple gives one per
         axis (coordinates are rescaled so the range becomes 1).
     memory : int, optional
-        A particle missing for at most this many frame numbers keeps its id.
+        A particle missing for at most this many frames keeps its id (frames
+        as ``memory_counts`` counts them).
     predictor : callable, optional
         ``predictor(t, particles) -> positions``, trackpy's hook: particles
         expose ``.pos``, ``.t`` and ``.track.id``.
@@ -77,8 +101,10 @@ class Linker:
         Any of trackpy's names ('auto', 'recursive', 'nonrecursive', 'numba',
         'hybrid': all use the assignment solver; 'drop': refuse to solve
         subnetworks), or a trackpy subnet-linker callable.
-    dist_func : callable, optional
-        Distance between two coordinate vectors (BTree only).
+    dist_func : callable or sklearn.metrics.DistanceMetric, optional
+        Distance between two coordinate vectors (BTree only): a function of
+        two 1-D arrays, or a scikit-learn ``DistanceMetric`` (e.g.
+        ``DistanceMetric.get_metric('manhattan')``), which is much faster.
     to_eucl : callable, optional
         Maps coordinates to a Euclidean space before searching.
     max_subnet_size : int, optional
@@ -87,6 +113,12 @@ class Linker:
     max_subnet_size_adaptive : int, optional
         With ``adaptive_stop``: subnetworks above this size are split by
         shrinking the range. Default 15 (trackpy's).
+    memory_counts : {'frame_numbers', 'steps'}, optional
+        What ``memory`` counts. 'frame_numbers' (default, as :func:`link`): a
+        particle seen at frame 3 is still linkable at frame ``4 + memory``,
+        whichever frames were given in between. 'steps' (as
+        :func:`link_df_iter`): each call of :meth:`step` is one frame, so
+        frames 0, 25, 75 are consecutive and an empty frame counts.
 
     Examples
     --------
@@ -100,7 +132,7 @@ class Linker:
     def __init__(self, search_range, memory=0, predictor=None, adaptive_stop=None,
                  adaptive_step=0.95, neighbor_strategy=None, link_strategy=None,
                  dist_func=None, to_eucl=None, *, max_subnet_size=200,
-                 max_subnet_size_adaptive=15):
+                 max_subnet_size_adaptive=15, memory_counts="frame_numbers"):
         ranges = _check_range(search_range)
         if isinstance(memory, (bool, np.bool_)) or not isinstance(memory, numbers.Integral) \
                 or memory < 0:
@@ -112,6 +144,13 @@ class Linker:
                              f"{neighbor_strategy!r}.")
         if dist_func is not None and neighbor_strategy != "BTree":
             raise ValueError("dist_func needs neighbor_strategy='BTree'.")
+        if dist_func is not None and not callable(dist_func) and \
+                not _is_distance_metric(dist_func):
+            raise TypeError(f"dist_func must be a function of two coordinate arrays or a "
+                            f"sklearn.metrics.DistanceMetric, got {type(dist_func).__name__}.")
+        if memory_counts not in MEMORY_COUNTS:
+            raise ValueError(f"memory_counts must be one of {MEMORY_COUNTS}, got "
+                             f"{memory_counts!r}.")
         if link_strategy is None:
             link_strategy = "auto"
         if not callable(link_strategy) and link_strategy not in LINK_STRATEGIES:
@@ -147,12 +186,15 @@ class Linker:
         self.to_eucl = to_eucl
         self.max_subnet_size = int(max_subnet_size)
         self.max_subnet_size_adaptive = int(max_subnet_size_adaptive)
+        self.memory_counts = memory_counts
         self.ndim = None
         self.t = None  # last frame number linked
+        self.clock = None  # memory clock at the last step (see memory_counts)
         self.next_id = 0
         self._ids = np.empty(0, np.int64)
         self._pos = None
-        self._t_last = np.empty(0, np.int64)
+        self._t_last = np.empty(0, np.int64)  # frame number last seen (predictors see it)
+        self._seen = np.empty(0, np.int64)  # memory clock when last seen
         if neighbor_strategy == "BTree":
             try:
                 import sklearn.neighbors  # noqa: F401
@@ -163,9 +205,9 @@ class Linker:
     # -- state -------------------------------------------------------------
     def state(self):
         """The linker's state as plain arrays (for checkpoints)."""
-        return dict(t=self.t, next_id=self.next_id, ids=self._ids.copy(),
+        return dict(t=self.t, clock=self.clock, next_id=self.next_id, ids=self._ids.copy(),
                     pos=None if self._pos is None else self._pos.copy(),
-                    t_last=self._t_last.copy())
+                    t_last=self._t_last.copy(), seen=self._seen.copy())
 
     def restore(self, state):
         """Continue from a :meth:`state` (a checkpoint): the same ids follow.
@@ -174,17 +216,26 @@ class Linker:
         ------
         ValueError
             A state from another kind of movie (positions of another dimension).
+
+        Notes
+        -----
+        A state without ``clock``/``seen`` (a checkpoint written before memory
+        could count steps) counted frame numbers: its clock is the frame number.
         """
         pos = state.get("pos")
         pos = None if pos is None else np.asarray(pos, dtype=float)
         t = state.get("t")
         self.t = None if t is None else int(np.asarray(t))
+        clock = state.get("clock", t)
+        self.clock = None if clock is None else int(np.asarray(clock))
         self.next_id = int(np.asarray(state["next_id"]))
         self._ids = np.asarray(state["ids"], dtype=np.int64).copy()
         self._t_last = np.asarray(state["t_last"], dtype=np.int64).copy()
+        self._seen = np.asarray(state.get("seen", state["t_last"]), dtype=np.int64).copy()
         self._pos = None if pos is None else pos.copy()
         self.ndim = None if pos is None else pos.shape[1]
-        if self._pos is not None and not (len(self._pos) == len(self._ids) == len(self._t_last)):
+        if self._pos is not None and not (len(self._pos) == len(self._ids) == len(self._t_last)
+                                          == len(self._seen)):
             raise ValueError("inconsistent linker state: ids, positions and times differ "
                              "in length.")
         return self
@@ -195,8 +246,10 @@ class Linker:
 
         Parameters
         ----------
-        t : int
-            Frame number; must increase from call to call.
+        t : int or None
+            Frame number; must increase from call to call. None only for an
+            empty frame whose number is unknown (an empty DataFrame); it still
+            counts as a frame when ``memory_counts='steps'``.
         coords : array (N, ndim)
             Positions, in the row order the ids are returned in.
 
@@ -212,10 +265,16 @@ class Linker:
         SubnetOversizeException
             A subnetwork larger than the limits (see the class docs).
         """
-        t = int(t)
         coords = np.asarray(coords, dtype=float)
         if coords.size == 0:  # an empty frame: no error, every source is lost
             coords = coords.reshape(0, self.ndim or (coords.shape[-1] if coords.ndim == 2 else 0))
+        if t is None:
+            if len(coords):
+                raise ValueError("a frame with positions needs its frame number (t=None).")
+            if self.memory_counts == "frame_numbers":
+                return np.empty(0, np.int64)  # no number, so nothing to count
+        else:
+            t = int(t)
         if coords.ndim != 2:
             raise ValueError(f"coords of frame {t} must be an (N, ndim) array, got shape "
                              f"{coords.shape}.")
@@ -226,13 +285,17 @@ class Linker:
                              f"frames {self.ndim}.")
         if not np.all(np.isfinite(coords)):
             raise ValueError(f"frame {t} has NaN or infinite positions; drop those rows first.")
-        if self.t is not None and t <= self.t:
+        if t is not None and self.t is not None and t <= self.t:
             raise ValueError(f"frames must come in increasing frame order: frame {t} after "
                              f"frame {self.t}.")
+        if self.memory_counts == "frame_numbers":
+            clock = t
+        else:
+            clock = 0 if self.clock is None else self.clock + 1
         if self._pos is not None:
-            alive = (t - self._t_last - 1) <= self.memory
-            self._ids, self._pos, self._t_last = \
-                self._ids[alive], self._pos[alive], self._t_last[alive]
+            alive = (clock - self._seen - 1) <= self.memory
+            self._ids, self._pos, self._t_last, self._seen = \
+                self._ids[alive], self._pos[alive], self._t_last[alive], self._seen[alive]
         n_dst = len(coords)
         ids = np.full(n_dst, -1, dtype=np.int64)
         linked_src = np.empty(0, np.int64)
@@ -248,13 +311,18 @@ class Linker:
         lost[linked_src] = False
         if self.memory == 0:
             lost[:] = False
-        self.t = t
+        self.clock = clock
+        if t is not None:
+            self.t = t
         if self.ndim is None:  # nothing seen yet
             return ids
         coords = coords.reshape(-1, self.ndim)
         self._pos = coords if self._pos is None else np.concatenate([coords, self._pos[lost]])
         self._ids = np.concatenate([ids, self._ids[lost]])
-        self._t_last = np.concatenate([np.full(n_dst, t, np.int64), self._t_last[lost]])
+        # an empty frame of unknown number adds no rows, so t=None never lands here
+        self._t_last = np.concatenate([np.full(n_dst, t if n_dst else 0, np.int64),
+                                       self._t_last[lost]])
+        self._seen = np.concatenate([np.full(n_dst, clock, np.int64), self._seen[lost]])
         return ids
 
     def _source_positions(self, t):
@@ -287,8 +355,12 @@ class Linker:
         else:
             from sklearn.neighbors import BallTree
 
-            tree = (BallTree(src) if self.dist_func is None
-                    else BallTree(src, metric="pyfunc", func=self.dist_func))
+            if self.dist_func is None:
+                tree = BallTree(src)
+            elif _is_distance_metric(self.dist_func):  # scikit-learn's own: compiled
+                tree = BallTree(src, metric=self.dist_func)
+            else:
+                tree = BallTree(src, metric="pyfunc", func=self.dist_func)
             dist, idx = tree.query(dst, k=k)
             found = dist <= self.search_range
         dst_idx = np.nonzero(found)[0]
@@ -334,20 +406,29 @@ class Linker:
         # the few groups compiled code does not take: one Python call each
         python = ~compiled[edge_label]
         if python.any():
-            idx = np.flatnonzero(python)
-            order = idx[np.argsort(edge_label[idx], kind="stable")]
-            bounds = np.flatnonzero(np.diff(edge_label[order])) + 1
-            for group in np.split(order, bounds):
+            for group in _groups(np.flatnonzero(python), edge_label):
                 a, b = self._solve_group(si[group], di[group], dist[group])
                 out_src.append(a)
                 out_dst.append(b)
-        if compiled.any():
+        if compiled.any() and _fastpath.ready(("link",)):
             a, b = self._solve_compiled(n_src, n_dst, labels, compiled, src_count, dst_count,
                                         si[~python], di[~python], dist[~python],
                                         edge_label[~python])
             out_src.append(a)
             out_dst.append(b)
+        elif compiled.any():  # the compiled solver is being prepared: scipy, same links
+            for group in _groups(np.flatnonzero(~python), edge_label):
+                a, b = self._solve_scipy(si[group], di[group], dist[group])
+                out_src.append(a)
+                out_dst.append(b)
         return np.concatenate(out_src), np.concatenate(out_dst)
+
+    def _solve_scipy(self, si, di, dist):
+        src_members, s_local = np.unique(si, return_inverse=True)
+        dst_members, d_local = np.unique(di, return_inverse=True)
+        a, b = solve_subnet(len(src_members), len(dst_members), s_local, d_local, dist,
+                            self.search_range)
+        return src_members[a], dst_members[b]
 
     def _solve_compiled(self, n_src, n_dst, labels, compiled, src_count, dst_count,
                         si, di, dist, edge_label):
@@ -370,6 +451,8 @@ class Linker:
         edge_ptr = np.concatenate([[0], np.cumsum(edge_counts)])
         out_src = np.empty(len(src_global), np.int64)
         out_dst = np.empty(len(src_global), np.int64)
+        from ._assignment import solve_groups
+
         count = solve_groups(src_ptr, dst_ptr, edge_ptr, src_global, dst_global,
                              src_local[si[order]], dst_local[di[order]],
                              np.ascontiguousarray(dist[order]), self.search_range,
@@ -414,3 +497,10 @@ class Linker:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         a, b = np.array(pairs, dtype=np.int64).T
         return a, b
+
+
+def _groups(edges, edge_label):
+    """Split edge indices ``edges`` into one array per subnetwork label."""
+    order = edges[np.argsort(edge_label[edges], kind="stable")]
+    bounds = np.flatnonzero(np.diff(edge_label[order])) + 1
+    return np.split(order, bounds)

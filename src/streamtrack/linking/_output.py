@@ -1,12 +1,17 @@
 """Link while locating: an ``output`` for ``batch`` that links each frame
 before passing it on, so one streaming pass both locates and links."""
-from ._api import _check_columns, _frame_numbers, _pos_columns, _positions
+from ._api import _link_frame
 from ._linker import Linker
 
 
 class LinkingOutput:
     """Wraps a store: ``put(frame)`` adds ``particle`` (linked to the frames
     put before) and puts the frame into the wrapped store.
+
+    ``memory`` counts frames as :func:`streamtrack.link_df_iter` does on the
+    store written: each frame put is one frame, and so is each frame
+    ``batch`` marks processed without putting it (no features), so linking
+    while locating gives the trajectories of linking the store afterwards.
 
     Parameters
     ----------
@@ -35,16 +40,32 @@ class LinkingOutput:
 
     def __init__(self, store, search_range, pos_columns=None, t_column="frame", **kwargs):
         self.store = store
-        self.linker = Linker(search_range, **kwargs)
+        self.linker = Linker(search_range, memory_counts="steps", **kwargs)
         self.pos_columns = pos_columns
         self.t_column = t_column
+        self._last_put = None
 
     def put(self, df):
-        cols = _pos_columns(df.columns, self.pos_columns)
-        _check_columns(df, cols, self.t_column, "a frame")
+        """Link ``df`` (one frame) and put it, with ``particle``, into the store.
+
+        An empty frame is not put (a store would only warn) and not counted:
+        ``batch`` marks it processed instead, which counts it.
+        """
         if len(df) == 0:
             return
-        t = _frame_numbers(df[self.t_column].to_numpy(), self.t_column)
-        linked = df.copy()
-        linked["particle"] = self.linker.step(t[0], _positions(df, cols, f"frame {t[0]}"))
+        linked = _link_frame(self.linker, df, self.pos_columns, self.t_column)
+        self._last_put = self.linker.t
         self.store.put(linked)
+
+    def mark_processed(self, frame_no):
+        """Record ``frame_no`` as processed (``batch`` calls it after each frame).
+
+        A frame that was not put had no features: it is linked as an empty
+        frame, so it counts towards ``memory``. Forwarded to the store when it
+        records processed frames.
+        """
+        if frame_no != self._last_put:
+            self.linker.step(frame_no, ())
+        mark = getattr(self.store, "mark_processed", None)
+        if mark is not None:
+            mark(frame_no)

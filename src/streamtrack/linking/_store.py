@@ -6,15 +6,17 @@ or link only the frames added since the last run: the linker's state is lost.
 frame (``store.save_checkpoint``), so a later call with ``resume=True``
 restores it and links the frames after the checkpoint, giving exactly the ids
 an uninterrupted run gives.
+
+As :func:`streamtrack.link_df_iter` on a store, ``memory`` counts the frames
+delivered, and every frame the store recorded as processed without features
+is delivered as an empty frame (counted, not yielded).
 """
 import numpy as np
-import pandas as pd
 
-from ._api import _check_columns, _frame_numbers, _pos_columns, _positions
+from ._api import _link_frame, _store_frames
 from ._linker import Linker
 
 CHECKPOINT = "link"
-
 
 
 def _saved_parameters(store):
@@ -53,8 +55,9 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
     Yields
     ------
     DataFrame
-        Each frame with its ``particle`` column (as ``link_df_iter`` yields
-        it), after it and the linker's state were written.
+        Each stored frame with its ``particle`` column (as ``link_df_iter``
+        yields it), after it and the linker's state were written. Processed
+        frames without features are linked as empty frames, not yielded.
 
     Raises
     ------
@@ -66,7 +69,7 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
         raise ValueError("link_store_iter() keeps a checkpoint of the linker, which cannot "
                          "hold a predictor's state; use link_df_iter() with a predictor.")
     params = _parameters(search_range, {"pos_columns": pos_columns, **kwargs})
-    linker = Linker(search_range, **kwargs)
+    linker = Linker(search_range, memory_counts="steps", **kwargs)
     after = None
     if resume:
         found = store.load_checkpoint(CHECKPOINT)
@@ -85,24 +88,21 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
             after = frame_no
     if hasattr(store, "save_metadata"):
         store.save_metadata("link_checkpoint", params)
-    for t in list(store.frames):
-        if after is not None and t <= after:
+    for t, frame in _store_frames(store, after):
+        if frame is None:
+            # processed, no features: counted; its checkpoint comes with the next
+            # stored frame (a resume before it steps it again, to the same state)
+            linker.step(t, ())
             continue
-        frame = store.get(t)
-        linked = frame.copy()
+        linked = _link_frame(linker, frame, pos_columns, t_column, f"frame {t}")
         if len(frame):
-            cols = _pos_columns(frame.columns, pos_columns)
-            _check_columns(frame, cols, t_column, f"frame {t}")
-            times = _frame_numbers(frame[t_column].to_numpy(), t_column)
-            linked["particle"] = linker.step(times[0], _positions(frame, cols, f"frame {t}"))
             store.put(linked)
-        else:
-            linked["particle"] = pd.Series(dtype=np.int64)
         state = linker.state()
         store.save_checkpoint(CHECKPOINT, t, {
             "next_id": np.int64(state["next_id"]), "ids": state["ids"],
             "pos": (np.empty((0, 0)) if state["pos"] is None else state["pos"]),
-            "t_last": state["t_last"]})
+            "t_last": state["t_last"], "clock": np.int64(state["clock"]),
+            "seen": state["seen"]})
         yield linked
 
 

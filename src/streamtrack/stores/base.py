@@ -93,6 +93,9 @@ class FramewiseData(ABC):
     def _validate(self, df):
         """Check one frame before writing it; False (with a warning) if it is empty.
 
+        An empty DataFrame, with or without columns, is not an error (trackpy's
+        stores skip it with the same ``UserWarning``).
+
         Raises
         ------
         TypeError
@@ -105,13 +108,15 @@ class FramewiseData(ABC):
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"put() takes a DataFrame of one frame's features, got "
                             f"{type(df).__name__}.")
+        # as trackpy: any empty frame, even one without columns (pd.DataFrame()),
+        # is skipped with a warning, before the columns are checked
+        if len(df) == 0:
+            warnings.warn("An empty DataFrame was passed to put(). Continuing (nothing "
+                          "was written).", UserWarning, stacklevel=3)
+            return False
         if self.t_column not in df.columns:
             raise ValueError(f"cannot put features without a {self.t_column!r} column "
                              f"(columns: {list(df.columns)}); add the frame number.")
-        if len(df) == 0:
-            warnings.warn("An empty DataFrame was passed to put(); nothing was written.",
-                          UserWarning, stacklevel=3)
-            return False
         values = df[self.t_column].to_numpy()
         if (values != values[0]).any():
             raise ValueError(f"put() takes one frame at a time; this DataFrame holds frames "

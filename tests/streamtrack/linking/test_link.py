@@ -162,19 +162,20 @@ def test_two_linkers_never_share_counters():
     assert b.step(1, [[0, 0], [30, 30]]).tolist() == [0, 1]
 
 
-def test_memory_counts_frame_numbers_not_delivered_frames():
+def test_memory_counts_frame_numbers_in_link_and_delivered_frames_when_streaming():
     f = pd.DataFrame({"frame": [0, 1, 4], "y": [1.0, 1.1, 1.2], "x": [1.0, 1.0, 1.0]})
+    # link: frames 2 and 3 are missing, so empty (as in trackpy's link)
     assert st.link(f, 1, memory=2)["particle"].nunique() == 1
     assert st.link(f, 1, memory=1)["particle"].nunique() == 2
-    # a store without the empty frames 2 and 3: same answer
-    streamed = pd.concat(st.link_df_iter(by_frame(f), 1, memory=2))
+    # streaming counts the frames given (as trackpy's link_df_iter): 4 follows 1
+    streamed = pd.concat(st.link_df_iter(by_frame(f), 1, memory=0))
     assert streamed["particle"].nunique() == 1
-    streamed = pd.concat(st.link_df_iter(by_frame(f), 1, memory=1))
-    assert streamed["particle"].nunique() == 2
-    # with the empty frames delivered explicitly: still the same
+    # empty frames delivered explicitly count
     empty = f.iloc[:0]
     frames = [f.iloc[[0]], f.iloc[[1]], empty, empty, f.iloc[[2]]]
     assert pd.concat(st.link_df_iter(frames, 1, memory=2))["particle"].nunique() == 1
+    assert pd.concat(st.link_df_iter(frames, 1, memory=1))["particle"].nunique() == 2
+    assert [len(df) for df in st.link_df_iter(frames, 1)] == [1, 1, 0, 0, 1]
 
 
 @pytest.mark.parametrize("strategy", ["auto", "recursive", "nonrecursive", "numba", "hybrid"])
