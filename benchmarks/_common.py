@@ -33,3 +33,32 @@ def single_thread():
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         os.environ[var] = "1"
+
+
+def rounds(runs, repeats):
+    """Run every callable of ``runs`` (name -> fn) once per round, ``repeats``
+    rounds, interleaved so that machine noise hits all alike; name -> times."""
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def spread(values, scale=1.0, fmt="7.2f"):
+    """'min / median / max' of ``values`` times ``scale``."""
+    import statistics
+
+    v = [x * scale for x in values]
+    return f"{min(v):{fmt}} / {statistics.median(v):{fmt}} / {max(v):{fmt}}"
+
+
+def compiled_kernels_ready():
+    """Wait for streamtrack's compiled kernels (uint8 locate, link): they get
+    ready in the background, and a timing should not include the numpy path
+    that serves meanwhile (bench_startup.py measures that phase)."""
+    from streamtrack import _fastpath
+
+    assert _fastpath.wait(("locate", 2, "uint8")) and _fastpath.wait(("link",))

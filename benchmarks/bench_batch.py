@@ -11,27 +11,22 @@ trackpy batch(processes=1), trackpy batch() (all cores), streamtrack batch()
 import argparse
 import os
 import tempfile
-import time
 import warnings
 
-from _common import bulk_water_files
+from _common import bulk_water_files, rounds, spread
 
 import numpy as np  # noqa: E402
 import pims  # noqa: E402
 import trackpy  # noqa: E402
 
 import streamtrack  # noqa: E402
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+from streamtrack import _fastpath  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     trackpy.quiet()
@@ -74,26 +69,29 @@ def main():
     # warm up: JIT/caches, file cache
     trackpy.locate(np.asarray(tp_green(pims.ImageSequence(files[:1]))[0]), 11)
     streamtrack.batch(st_green(streamtrack.open(files[:2])), 11)
+    assert _fastpath.wait(("locate", 2, "uint8"))  # compiled in the background
     decode_only()
 
-    t_decode = timed(decode_only)
-    t_tp1 = timed(lambda: run_trackpy(1))
-    t_tpa = timed(lambda: run_trackpy("auto"))
-    t_st = min(timed(run_ours) for _ in range(2))
+    times = rounds({"decode": decode_only, "tp1": lambda: run_trackpy(1),
+                    "tpa": lambda: run_trackpy("auto"), "ours": run_ours}, args.repeats)
+    vs_tp1 = [a / b for a, b in zip(times["tp1"], times["ours"])]
+    vs_tpa = [a / b for a, b in zip(times["tpa"], times["ours"])]
+    vs_floor = [a / b for a, b in zip(times["ours"], times["decode"])]
     with streamtrack.PandasHDFStore(os.path.join(workdir, "st.h5"), mode="r") as a, \
             trackpy.PandasHDFStore(os.path.join(workdir, "tp1.h5"), mode="r") as b:
         same = len(a.dump()) == len(b.dump()) and a.frames == list(b.frames)
         worst = float(np.max(np.abs(a.dump()[["y", "x"]].to_numpy()
                                     - b.dump()[["y", "x"]].to_numpy())))
     ms = 1e3 / n
-    print(f"batch: {n} bulk_water PNG frames -> PandasHDFStore, {os.cpu_count()} cores")
-    print(f"  decode PNGs only (floor)       : {t_decode * ms:7.2f} ms/frame")
-    print(f"  trackpy batch(processes=1)     : {t_tp1 * ms:7.2f} ms/frame")
-    print(f"  trackpy batch() (all cores)    : {t_tpa * ms:7.2f} ms/frame")
-    print(f"  streamtrack batch() (all cores): {t_st * ms:7.2f} ms/frame")
-    print(f"  ratio vs trackpy processes=1   : {t_tp1 / t_st:6.2f}x (target >= 3x)")
-    print(f"  ratio vs trackpy all cores     : {t_tpa / t_st:6.2f}x (target >= 1.5x)")
-    print(f"  ours / decode floor            : {t_st / t_decode:6.2f}")
+    print(f"batch: {n} bulk_water PNG frames -> PandasHDFStore, {os.cpu_count()} cores, "
+          f"{args.repeats} interleaved rounds, min / median / max")
+    print(f"  decode PNGs only (floor)       : {spread(times['decode'], ms)} ms/frame")
+    print(f"  trackpy batch(processes=1)     : {spread(times['tp1'], ms)} ms/frame")
+    print(f"  trackpy batch() (all cores)    : {spread(times['tpa'], ms)} ms/frame")
+    print(f"  streamtrack batch() (all cores): {spread(times['ours'], ms)} ms/frame")
+    print(f"  ratio vs trackpy processes=1   : {spread(vs_tp1)} x (target >= 3x)")
+    print(f"  ratio vs trackpy all cores     : {spread(vs_tpa)} x (target >= 2x)")
+    print(f"  ours / decode floor            : {spread(vs_floor)}")
     print(f"  same frames and features as trackpy: {same}; max position difference "
           f"{worst:.1e} px")
 

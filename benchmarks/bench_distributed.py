@@ -15,7 +15,7 @@ import argparse
 import os
 import warnings
 
-from _common import best_of, bulk_water_files, single_thread
+from _common import best_of, bulk_water_files, compiled_kernels_ready, single_thread
 
 single_thread()  # one thread per process, workers included (they inherit it)
 
@@ -39,6 +39,7 @@ def main():
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    compiled_kernels_ready()
     warnings.simplefilter("ignore")
     streamtrack.quiet()
     files = bulk_water_files(args.frames)

@@ -18,6 +18,7 @@ import pandas as pd
 import trackpy
 
 import streamtrack
+from _common import compiled_kernels_ready
 
 
 def random_walks(n, frames, seed=0):
@@ -44,6 +45,7 @@ def main():
     parser.add_argument("--memory", type=int, default=0)
     parser.add_argument("--no-bulk-water", action="store_true")
     args = parser.parse_args()
+    compiled_kernels_ready()
     warnings.simplefilter("ignore")
     trackpy.quiet()
     streamtrack.link(random_walks(10, 3), 5)  # warm-up (cached kernels)

@@ -18,7 +18,7 @@ import tempfile
 import time
 import warnings
 
-from _common import bulk_water_files
+from _common import bulk_water_files, compiled_kernels_ready
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -112,6 +112,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--memory-frames", type=int, default=300)
     args = parser.parse_args()
+    compiled_kernels_ready()
     warnings.simplefilter("ignore")
     workdir = tempfile.mkdtemp()
     bulk_water_link(workdir)

@@ -13,6 +13,7 @@ of ``len``/``max_frame``/``frames``/``get``/``put`` near frame 100 and near the
 last frame, and trackpy 0.7 on the ``compare-frames`` run (its
 ``PandasHDFStoreBig``, the trackpy store meant for many frames).
 """
+from _common import compiled_kernels_ready  # noqa: E402
 import argparse
 import json
 import os
@@ -175,6 +176,7 @@ def main():
     parser.add_argument("--trackpy-only", action="store_true",
                         help="only the trackpy run on --compare-frames frames")
     args = parser.parse_args()
+    compiled_kernels_ready()
     if args.child:
         return child(args)
     if args.ops_only:

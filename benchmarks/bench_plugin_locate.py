@@ -22,7 +22,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import bulk_water_files
+from _common import bulk_water_files, compiled_kernels_ready
 from PIL import Image
 
 import streamtrack
@@ -79,6 +79,7 @@ def main():
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    compiled_kernels_ready()
     warnings.simplefilter("ignore")
     streamtrack.quiet()
     os.environ.setdefault("NAPARI_STREAMTRACK_CONFIG_DIR", tempfile.mkdtemp())

@@ -1,77 +1,173 @@
-"""Decides when the compiled 2-D kernels may replace the scipy calls.
+"""When compiled kernels may serve, and getting them ready without a wait.
 
-The kernels in `_kernels` copy scipy's arithmetic; a scipy release could change
-that arithmetic (it did for ``uniform_filter1d``'s running sum once already).
-So before first use, ``verified()`` runs every kernel next to its scipy
-counterpart on random images and enables the fast path only if the results are
-identical bit for bit. Set ``STREAMTRACK_NO_FASTPATH=1`` to force the scipy path.
+The compiled kernels (`_kernels`, `linking._assignment`) copy the arithmetic
+of the numpy/scipy code that trackpy runs, and every one has a numpy/scipy
+twin in streamtrack that gives the same bits. Compiling them costs ~10-30 s on
+a machine whose numba cache is empty (a fresh install, a new Dask worker
+image), and loading them from the cache still ~0.3 s; neither should delay
+the first result. So:
+
+- a call asks ``ready(key)`` once; until the kernel set ``key`` is ready it
+  takes the numpy/scipy path, and the first such question starts one daemon
+  thread that compiles (or loads) the set and checks it: both paths are run on
+  the same small inputs and must agree bit for bit;
+- only then does ``ready(key)`` answer True. A set that disagrees (a scipy
+  release could change its arithmetic: it did once for ``uniform_filter1d``)
+  is never used, with a warning; results never depend on which path ran.
+
+Keys name what the kernels are specialised for: ``("locate", ndim, dtype)``
+(the image given to ``locate``) and ``("link",)``. ``wait(key)`` blocks until
+the set is settled (benchmarks, tests, a server warming up).
+``STREAMTRACK_NO_FASTPATH=1`` keeps every call on the numpy/scipy path and
+never imports numba.
 """
+import atexit
 import logging
 import os
+import sys
+import threading
 
-import numpy as np
+logger = logging.getLogger("streamtrack")
 
-logger = logging.getLogger(__name__)
-_verified = None
-FAST_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+COMPILE_NOTICE_AFTER = 1.0  # seconds: a warm cache loads well within this
 
-
-def _probe():
-    from scipy import ndimage
-
-    from . import _kernels
-    from ._masks import binary_mask, mask_half_widths
-    from ._maxima import _fast_maxima
-    from ._preprocess import boxcar, gaussian_kernel, lowpass
-
-    rng = np.random.default_rng(12345)
-    for dtype in FAST_DTYPES:
-        top = np.iinfo(dtype).max
-        image = rng.integers(0, top, (37, 53), endpoint=True).astype(dtype)
-        for sigma, size in ((1, (11, 11)), (1.5, (9, 13))):
-            got = np.empty(image.shape)
-            _kernels.lowpass_2d(image, gaussian_kernel(sigma, 4), np.empty(image.shape), got)
-            if not np.array_equal(got, lowpass(image, sigma)):
-                return "lowpass"
-            got = _kernels.boxcar_2d(image, *size, np.empty_like(image), np.empty_like(image))
-            if not np.array_equal(got, boxcar(image, size)):
-                return "boxcar"
-        sparse = np.where(rng.random(image.shape) < 0.05, image, 0).astype(dtype)
-        for size in ((16, 16), (15, 8)):
-            dilation = ndimage.grey_dilation(sparse, size, mode="constant")
-            want = np.argwhere((sparse == dilation) & (sparse > 3))
-            want = want[np.all((want >= 2) & (want <= np.array(sparse.shape) - 3), axis=1)]
-            got = _fast_maxima(sparse, size, 3, (2, 2))
-            if not np.array_equal(got, want):
-                return "grey_dilation"
-        for radius in ((5, 5), (3, 4)):
-            background = ~ndimage.binary_dilation(sparse, structure=binary_mask(radius))
-            got = _kernels.background_mask_2d(sparse, mask_half_widths(radius),
-                                              np.empty(sparse.shape, np.int32),
-                                              np.empty(sparse.shape, bool))
-            if not np.array_equal(got, background):
-                return "binary_dilation"
-    return None
+_lock = threading.Lock()
+_threads = {}   # key -> the thread preparing it
+_settled = {}   # key -> True (verified) / False (failed or disagreed)
+_local = threading.local()
+_listeners = set()  # callables told "compiling ..." and then None (progress bars)
 
 
-def verified():
-    """True when the compiled kernels reproduce scipy on this installation."""
-    global _verified
-    if _verified is None:
-        if os.environ.get("STREAMTRACK_NO_FASTPATH"):
-            _verified = False
-        else:
-            failed = _probe()
-            if failed:
-                logger.warning("streamtrack: compiled %s differs from scipy's on this "
-                               "installation; using the scipy path.", failed)
-            _verified = failed is None
-    return _verified
+def add_listener(callback):
+    """Call ``callback(message)`` when a compile is under way (a one-line
+    message, after ``COMPILE_NOTICE_AFTER`` s) and ``callback(None)`` when it ends."""
+    _listeners.add(callback)
+    return callback
 
 
-def usable(image, noise_size, smoothing_size):
-    """Whether ``image`` with these sizes can take the compiled path."""
-    return (image.ndim == 2 and image.dtype in FAST_DTYPES
-            and noise_size[0] == noise_size[1] and noise_size[0] > 0
-            and all(int(s) == s and int(s) & 1 for s in smoothing_size)
-            and verified())
+def remove_listener(callback):
+    _listeners.discard(callback)
+
+
+def _notify(message):
+    for callback in list(_listeners):
+        try:
+            callback(message)
+        except Exception:  # noqa: BLE001 - a display must not break the compile
+            logger.debug("compile listener failed", exc_info=True)
+
+
+def disabled():
+    return bool(os.environ.get("STREAMTRACK_NO_FASTPATH"))
+
+
+def ready(key):
+    """True when the kernel set ``key`` is compiled and verified.
+
+    Otherwise False, after starting (once per process) its preparation in a
+    background thread. Inside a preparation the path is forced (see `forced`).
+    """
+    forced_value = getattr(_local, "forced", None)
+    if forced_value is not None:
+        return forced_value
+    settled = _settled.get(key)
+    if settled is not None:
+        return settled
+    if disabled():
+        return False
+    _start(key)
+    return False
+
+
+def wait(key, timeout=None):
+    """Prepare ``key`` if needed and block until it is settled; return ``ready(key)``."""
+    if disabled():
+        return False
+    thread = _start(key)
+    if thread is not None:
+        thread.join(timeout)
+    return _settled.get(key, False)
+
+
+def state(key):
+    """``'ready'``, ``'failed'``, ``'preparing'`` or ``'idle'`` (for messages and tests)."""
+    if key in _settled:
+        return "ready" if _settled[key] else "failed"
+    return "preparing" if key in _threads else "idle"
+
+
+class forced:
+    """Context manager: in this thread, ``ready()`` answers ``value`` (the
+    preparation runs both paths this way; tests use it too)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        self.previous = getattr(_local, "forced", None)
+        _local.forced = self.value
+        return self
+
+    def __exit__(self, *exc):
+        _local.forced = self.previous
+
+
+def _finish_at_exit():
+    """Let a compile under way finish before the interpreter exits, so that
+    numba caches it: a short script would otherwise compile afresh every run."""
+    running = [t for t in _threads.values() if t.is_alive()]
+    for thread in running:
+        thread.join(COMPILE_NOTICE_AFTER)  # loading a warm cache ends well within this
+    if any(t.is_alive() for t in running):
+        print("streamtrack: finishing the kernel compile before exit (first run on this "
+              "machine only).", file=sys.stderr)
+    for thread in running:
+        thread.join()
+
+
+def _start(key):
+    with _lock:
+        if key in _settled:
+            return None
+        thread = _threads.get(key)
+        if thread is None:
+            if not _threads:
+                atexit.register(_finish_at_exit)
+            thread = threading.Thread(target=_prepare, args=(key,), daemon=True,
+                                      name=f"streamtrack-kernels-{'-'.join(map(str, key))}")
+            _threads[key] = thread
+            thread.start()
+        return thread
+
+
+def describe(key):
+    if key[0] == "locate":
+        return f"locating {key[1]}-D {key[2]} images"
+    return "linking"
+
+
+def _announce(key, announced):
+    announced.set()
+    logger.info("Compiling kernels for %s (first run on this machine only); meanwhile "
+                "the numpy/scipy path gives the same results, more slowly.", describe(key))
+    _notify("compiling kernels, first run only")
+
+
+def _prepare(key):
+    announced = threading.Event()
+    notice = threading.Timer(COMPILE_NOTICE_AFTER, _announce, args=(key, announced))
+    notice.daemon = True
+    notice.start()
+    try:
+        from . import _verify
+        problem = _verify.check(key)
+    except Exception as exc:  # noqa: BLE001 - a kernel that fails to build is not fatal
+        problem = f"{type(exc).__name__}: {exc}"
+    finally:
+        notice.cancel()
+    if problem:
+        logger.warning("streamtrack: compiled kernels for %s are not used (%s); the "
+                       "numpy/scipy path serves instead.", describe(key), problem)
+    _settled[key] = not problem
+    if announced.is_set():
+        _notify(None)

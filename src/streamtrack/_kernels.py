@@ -9,13 +9,14 @@ bit-identical rather than merely close:
   outermost pair first), applied along axis 0 then axis 1.
 - ``boxcar_2d``: ``scipy.ndimage.uniform_filter1d(mode='nearest')`` into an
   integer output (running sum, divided per pixel, truncated by the cast).
-- ``max_filter_maxima_2d``: ``grey_dilation`` with a box, ``image == dilation``.
+- ``box_maxima_2d``: ``grey_dilation`` with a box, ``image == dilation``.
 - ``background_stats_2d``: ``~binary_dilation(image, structure=ellipse)``.
 
-`_fastpath.py` checks these equalities against scipy once per process before
-the fast path is used, so a scipy release that changes its arithmetic makes
-streamtrack fall back to the generic path instead of drifting from trackpy.
-All kernels are cached to disk (``cache=True``): no compile on every start.
+`_fastpath` prepares them in a background thread and `_verify` checks them
+against their numpy/scipy twins before they are used, so a scipy release that
+changes its arithmetic makes streamtrack stay on the generic path instead of
+drifting from trackpy. All kernels are cached to disk (``cache=True``): the
+compile happens once per machine; meanwhile the numpy/scipy path serves.
 """
 import numba
 import numpy as np
@@ -55,13 +56,19 @@ def lowpass_2d(image, weights, tmp, out):
     for y in range(ny):
         padded[half:half + nx] = tmp[y]
         out_row = out[y]
-        # same per-pixel order of operations, vectorised across x
+        # same per-pixel order of operations, vectorised across x; shifted
+        # views, indexed by the loop variable alone: a computed index such as
+        # x - j could be negative, and numba's wraparound check for it stops
+        # the loop from being vectorised (2.5x slower)
+        middle = padded[half:half + nx]
         for x in range(nx):
-            out_row[x] = padded[x + half] * centre
+            out_row[x] = middle[x] * centre
         for j in range(half, 0, -1):
             w = weights[half - j]
+            left = padded[half - j:half - j + nx]
+            right = padded[half + j:half + j + nx]
             for x in range(nx):
-                out_row[x] += (padded[x + half - j] + padded[x + half + j]) * w
+                out_row[x] += (left[x] + right[x]) * w
 
 
 @numba.njit(**_JIT)
@@ -105,8 +112,9 @@ def boxcar_2d(image, size_y, size_x, first, result):
             for k in range(s2):
                 prefix[s1 + nx + k + 1] = prefix[s1 + nx + k] + np.int64(row[nx - 1])
             out = result[y]
+            upper = prefix[size_x:size_x + nx]  # a view: see lowpass_2d
             for x in range(nx):
-                out[x] = np.float64(prefix[x + size_x] - prefix[x]) / size_x
+                out[x] = np.float64(upper[x] - prefix[x]) / size_x
     return result
 
 
@@ -129,146 +137,214 @@ def subtract_threshold_max(lowpassed, background, threshold):
 @numba.njit(**_JIT)
 def scale_to_int(image, scale, out, counts):
     """``out[:] = (scale * clip(image, 0)).astype(out.dtype)`` with C truncation;
-    also counts the values of ``out`` (for the percentile threshold)."""
-    ny, nx = image.shape
-    for y in range(ny):
-        for x in range(nx):
-            v = image[y, x]
-            if v < 0.0:
-                v = 0.0
-            out[y, x] = scale * v
-            counts[out[y, x]] += 1
+    also counts the values of ``out`` (for the percentile threshold).
 
-
-@numba.njit(**_JIT)
-def nonzero_histogram(image, n_bins):
-    counts = np.zeros(n_bins, dtype=np.int64)
-    ny, nx = image.shape
-    for y in range(ny):
-        for x in range(nx):
-            counts[image[y, x]] += 1
-    return counts
-
-
-@numba.njit(**_JIT)
-def _window_max(padded, spare, n, w):
-    """``max(padded[i : i + w])`` along axis 0 for ``i < n``; returns the array
-    (``padded`` or ``spare``) whose first ``n`` rows hold the result.
-
-    Doubling: after the pass with step k every entry holds the max of 2k
-    consecutive ones; two overlapping power-of-two windows then cover w.
-    Passes alternate between two arrays, whole rows at a time, so that the
-    inner loop is a plain vector max (in place, the overlap defeats SIMD).
+    The conversion runs on whole rows (vectorised), the counting after it into
+    four histograms in turn, so that consecutive increments do not wait for
+    each other.
     """
-    src = padded
-    dst = spare
-    length = padded.shape[0]
-    k = 1
-    while 2 * k <= w:
-        for i in range(length - k):
-            a = src[i]
-            b = src[i + k]
-            c = dst[i]
-            for x in range(a.shape[0]):
-                c[x] = max(a[x], b[x])
-        length -= k
-        k *= 2
-        src, dst = dst, src
-    if k < w:
-        for i in range(n):
-            a = src[i]
-            b = src[i + w - k]
-            c = dst[i]
-            for x in range(a.shape[0]):
-                c[x] = max(a[x], b[x])
-        src, dst = dst, src
-    return src
+    ny, nx = image.shape
+    spare = np.zeros((3, counts.shape[0]), dtype=counts.dtype)
+    for y in range(ny):
+        row = image[y]
+        converted = out[y]
+        for x in range(nx):
+            converted[x] = scale * max(row[x], 0.0)
+        x = 0
+        while x + 4 <= nx:
+            counts[converted[x]] += 1
+            spare[0, converted[x + 1]] += 1
+            spare[1, converted[x + 2]] += 1
+            spare[2, converted[x + 3]] += 1
+            x += 4
+        while x < nx:
+            counts[converted[x]] += 1
+            x += 1
+    for k in range(counts.shape[0]):
+        counts[k] += spare[0, k] + spare[1, k] + spare[2, k]
 
 
 @numba.njit(**_JIT)
-def max_filter_maxima_2d(image, size_y, size_x, threshold, margin_y, margin_x, tpad, tspare,
-                         pad, spare, is_max):
+def _max3_row(row, out):
+    """``out[x] = max(row[x-1], row[x], row[x+1])``, clamped at the ends."""
+    nx = row.shape[0]
+    left = row[0:nx - 2]
+    middle = row[1:nx - 1]
+    right = row[2:nx]
+    inner = out[1:nx - 1]
+    for x in range(nx - 2):  # views: see lowpass_2d
+        inner[x] = max(max(left[x], middle[x]), right[x])
+    out[0] = max(row[0], row[1])
+    out[nx - 1] = max(row[nx - 2], row[nx - 1])
+
+
+@numba.njit(**_JIT)
+def box_maxima_2d(image, size_y, size_x, threshold, margin_y, margin_x, candidates):
     """Pixels equal to their box-window maximum and above ``threshold``, outside
     the margins, in C raster order (as ``np.where``).
 
     The window of an even size ``s`` spans ``[i - (s - 1 - s // 2), i + s // 2]``,
     which is where ``scipy.ndimage.grey_dilation`` puts it. Outside the image
     counts as 0 (grey_dilation's cval): images here are unsigned, so 0 never wins.
+    Instead of dilating the whole image, each pixel above the threshold is
+    first compared with its 3x3 neighbours (a window maximum is also theirs:
+    this rejects almost every pixel) and only the few left with their whole
+    window. ``candidates`` is scratch space of ``image.size`` int64.
     """
     ny, nx = image.shape
     ly = size_y - 1 - size_y // 2
+    hy = size_y // 2
     lx = size_x - 1 - size_x // 2
-    # x direction on the transpose, so that both passes run along axis 0
-    tpad[:lx] = 0
-    tpad[lx + nx:] = 0
-    for y in range(ny):
-        for x in range(nx):
-            tpad[x + lx, y] = image[y, x]
-    trow = _window_max(tpad, tspare, nx, size_x)
-    pad[:ly] = 0
-    pad[ly + ny:] = 0
-    for x in range(nx):
-        for y in range(ny):
-            pad[y + ly, x] = trow[x, y]
-    dilation = _window_max(pad, spare, ny, size_y)
+    hx = size_x // 2
     # integer pixels: v > threshold  <=>  v > floor(threshold)
     limit = np.int64(min(np.floor(threshold), np.float64(np.iinfo(image.dtype).max)))
-    is_max[:, :] = 0
+    n = 0
+    if min(ly, hy, lx, hx) >= 1 and nx >= 3:
+        # 3x3 maxima of whole rows, vectorised: h3 rows hold the max of each
+        # pixel and its two x neighbours (rolling over y), m3 the max over y
+        h3 = np.empty((3, nx), dtype=image.dtype)
+        m3 = np.empty(nx, dtype=image.dtype)
+        flags = np.empty(nx, dtype=np.bool_)
+        # v > limit, in the image's dtype (limit < 0 lets every pixel pass)
+        above_all = limit < 0
+        lim = image.dtype.type(max(limit, 0))
+        for k in range(min(2, ny)):
+            _max3_row(image[k], h3[k % 3])
+        for y in range(ny):
+            if y + 1 < ny:
+                _max3_row(image[y + 1], h3[(y + 1) % 3])
+            if y < margin_y or y >= ny - margin_y:
+                continue
+            above = h3[(y - 1) % 3] if y > 0 else h3[y % 3]
+            here = h3[y % 3]
+            below = h3[(y + 1) % 3] if y + 1 < ny else h3[y % 3]
+            row = image[y]
+            for x in range(nx):  # branch-free, vectorised; the scan below is rare-true
+                m3[x] = max(max(above[x], here[x]), below[x])
+                flags[x] = (row[x] == m3[x]) & ((row[x] > lim) | above_all)
+            for x in range(margin_x, nx - margin_x):
+                if flags[x]:
+                    candidates[n] = y * nx + x
+                    n += 1
+    else:
+        for y in range(margin_y, ny - margin_y):
+            row = image[y]
+            # neighbour rows, clamped to the image and to the window (a clamped
+            # index points at a pixel of the window, or at the pixel itself)
+            up = image[max(y - min(ly, 1), 0)]
+            down = image[min(y + min(hy, 1), ny - 1)]
+            for x in range(margin_x, nx - margin_x):
+                v = row[x]
+                if np.int64(v) <= limit:
+                    continue
+                xl = max(x - min(lx, 1), 0)
+                xr = min(x + min(hx, 1), nx - 1)
+                if (row[xl] > v or row[xr] > v or up[xl] > v or up[x] > v or up[xr] > v
+                        or down[xl] > v or down[x] > v or down[xr] > v):
+                    continue
+                candidates[n] = y * nx + x
+                n += 1
+    out = np.empty((n, 2), dtype=np.int64)
     count = 0
-    for y in range(margin_y, ny - margin_y):
-        row = image[y]
-        dil = dilation[y]
-        flags = is_max[y]
-        for x in range(margin_x, nx - margin_x):
-            flag = (np.int64(row[x]) > limit) & (row[x] == dil[x])
-            flags[x] = flag
-            count += flag
-    out = np.empty((count, 2), dtype=np.int64)
-    count = 0
-    for y in range(margin_y, ny - margin_y):
-        flags = is_max[y]
-        for x in range(margin_x, nx - margin_x):
-            if flags[x]:
-                out[count, 0] = y
-                out[count, 1] = x
-                count += 1
-    return out
+    for k in range(n):
+        y = candidates[k] // nx
+        x = candidates[k] - y * nx
+        v = image[y, x]
+        peak = True
+        for yy in range(max(y - ly, 0), min(y + hy, ny - 1) + 1):
+            r = image[yy]
+            for xx in range(max(x - lx, 0), min(x + hx, nx - 1) + 1):
+                if r[xx] > v:
+                    peak = False
+                    break
+            if not peak:
+                break
+        if peak:
+            out[count, 0] = y
+            out[count, 1] = x
+            count += 1
+    return out[:count]
 
 
 @numba.njit(**_JIT)
-def background_mask_2d(image, half_widths, hdist, background):
+def close_pairs_drop(scaled, intensity, radius2, drop):
+    """``drop[k] = True`` for the dimmer member of every pair of rows of
+    ``scaled`` closer than ``sqrt(radius2)``; on equal intensity the one with
+    the smaller coordinate sum. The pairs are cKDTree.query_pairs' (squared
+    distance summed axis by axis, ``<= radius2``), found by a sweep along axis 0.
+    """
+    n, ndim = scaled.shape
+    order = np.argsort(scaled[:, 0], kind="mergesort")
+    for a in range(n):
+        i = order[a]
+        for b in range(a + 1, n):
+            j = order[b]
+            gap = scaled[j, 0] - scaled[i, 0]
+            if gap * gap > radius2:  # then so is the whole squared distance
+                break
+            d2 = 0.0
+            for k in range(ndim):
+                diff = scaled[i, k] - scaled[j, k]
+                d2 += diff * diff
+            if not d2 <= radius2:
+                continue
+            first, second = min(i, j), max(i, j)
+            if intensity[first] > intensity[second]:
+                drop[second] = True
+            elif intensity[first] < intensity[second]:
+                drop[first] = True
+            else:
+                sum_f = 0.0
+                sum_s = 0.0
+                for k in range(ndim):
+                    sum_f += scaled[first, k]
+                    sum_s += scaled[second, k]
+                drop[second if sum_f > sum_s else first] = True
+
+
+@numba.njit(**_JIT)
+def background_mask_2d(image, half_widths, dilated, background):
     """1 where ``image`` is 0 and farther than the elliptical mask from every
     nonzero pixel: ``~binary_dilation(image, structure=ellipse)``.
 
-    ``half_widths[dy + ry]`` is the half-width in x of the mask row at offset dy.
+    ``half_widths[dy + ry]`` is the half-width in x of the mask row at offset
+    dy. The ellipse covers (y, x) iff some row y+dy has a nonzero pixel within
+    that half-width of x, so: ``dilated[k]`` is the nonzero mask dilated by k
+    pixels along x (k = 0 .. max half-width; scratch of that many images), and
+    the background is where no row's dilation at its own half-width is set.
+    Whole-row operations on views throughout, so that they vectorise.
     """
     ny, nx = image.shape
     ry = half_widths.shape[0] // 2
-    far = nx + 1
-    # horizontal distance from each pixel to the nearest nonzero pixel in its
-    # row: the ellipse covers (y, x) iff some row y+dy has one within half_widths
+    first = dilated[0]
     for y in range(ny):
-        last = -far
         row = image[y]
-        h = hdist[y]
+        out = first[y]
         for x in range(nx):
-            if row[x] != 0:
-                last = x
-            h[x] = x - last
-        last = nx + far
-        for x in range(nx - 1, -1, -1):
-            if row[x] != 0:
-                last = x
-            h[x] = min(h[x], last - x)
-    background[:, :] = True
+            out[x] = row[x] != 0
+    for k in range(1, dilated.shape[0]):
+        for y in range(ny):
+            prev = dilated[k - 1, y]
+            cur = dilated[k, y]
+            if nx == 1:
+                cur[0] = prev[0]
+                continue
+            left = prev[0:nx - 2]
+            middle = prev[1:nx - 1]
+            right = prev[2:nx]
+            inner = cur[1:nx - 1]
+            for x in range(nx - 2):
+                inner[x] = left[x] | middle[x] | right[x]
+            cur[0] = prev[0] | prev[1]
+            cur[nx - 1] = prev[nx - 2] | prev[nx - 1]
     for y in range(ny):
         bg = background[y]
+        for x in range(nx):
+            bg[x] = True
         for dy in range(max(-ry, -y), min(ry, ny - 1 - y) + 1):
-            w = half_widths[dy + ry]
-            h = hdist[y + dy]
+            covered = dilated[half_widths[dy + ry], y + dy]
             for x in range(nx):
-                if h[x] <= w:
-                    bg[x] = False
+                bg[x] = bg[x] & (covered[x] == 0)
     return background
 
 

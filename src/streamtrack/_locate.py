@@ -5,14 +5,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import _kernels
-from ._masks import flat_offsets, refine_masks, validate_tuple
+from . import _fastpath
+from ._masks import validate_tuple
 from ._maxima import local_maxima, where_close
 from ._noise import measure_noise, static_error
 from ._preprocess import bandpass_to_int, invert_image
+from ._refine import refine
 from ._workspace import buffer
-
-SHIFT_THRESH = 0.6  # trackpy's: move the integer centre when the COM is off by more
 
 
 def pos_columns_for(ndim):
@@ -202,9 +201,12 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
         np.copyto(contiguous, image)
         image = contiguous
     int_dtype = np.uint8 if is_float else image.dtype
+    # one decision per call: the compiled kernels for this kind of image, or
+    # their numpy/scipy twins while those are being prepared (same results)
+    compiled = _fastpath.ready(("locate", ndim, image.dtype.name))
     if preprocess:
         scale, image_int, counts = bandpass_to_int(image, noise_size, smoothing_size,
-                                                   threshold, int_dtype)
+                                                   threshold, int_dtype, compiled)
     else:
         from ._preprocess import convert_to_int
         scale, image_int = convert_to_int(image, int_dtype)
@@ -215,15 +217,16 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
 
     margin = tuple(max(r, int(s) // 2 - 1, m // 2)
                    for r, s, m in zip(radius, separation, smoothing_size))
-    coords = local_maxima(image_int, separation, percentile, margin, counts)
+    coords = local_maxima(image_int, separation, percentile, margin, counts, compiled)
     if len(coords) == 0:
         return _empty(columns + extra)
-    results = _refine(image, image_int, coords, radius, int(max_iterations), characterize, isotropic)
+    results = refine(image, image_int, coords, radius, max_iterations, characterize, isotropic,
+                     compiled)
     pos = results[:, :ndim]
     mass = results[:, ndim]
     keep = np.ones(len(results), dtype=bool)
     if all(s > 0 for s in separation):
-        keep[where_close(pos, separation, mass)] = False
+        keep[where_close(pos, separation, mass, compiled)] = False
         results = results[keep]
     results[:, ndim] /= scale
     if characterize:
@@ -242,7 +245,7 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
         results = results[order]
     data = dict(zip(columns, results.T))
     if characterize:
-        black_level, noise = measure_noise(image_int, image, radius)
+        black_level, noise = measure_noise(image_int, image, radius, compiled)
         ep = static_error(data["raw_mass"], black_level, noise, radius, noise_size)
         if ep.ndim == 1:
             data["ep"] = ep
@@ -252,18 +255,6 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     if frame_no is not None:
         data["frame"] = np.full(len(results), int(frame_no), dtype=np.int64)
     return pd.DataFrame(data, columns=columns + extra, copy=False)
-
-
-def _refine(image, image_int, coords, radius, max_iterations, characterize, isotropic):
-    ndim = image_int.ndim
-    box, r2, x2, cos2, sin2 = refine_masks(radius)
-    offsets = flat_offsets(box, image_int.shape)
-    n_cols = ndim + 1 + ((1 if isotropic else ndim) + 3 if characterize else 0)
-    results = np.empty((len(coords), n_cols), dtype=np.float64)
-    _kernels.refine_com(image_int, image, np.ascontiguousarray(coords, dtype=np.int64),
-                        np.asarray(radius, dtype=np.int64), max_iterations, SHIFT_THRESH,
-                        offsets, box, r2, x2, cos2, sin2, characterize, isotropic, results)
-    return results
 
 
 def _empty(columns):

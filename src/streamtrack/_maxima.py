@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from . import _fastpath, _kernels
+from ._preprocess import FAST_DTYPES
 from ._workspace import buffer
 
 
@@ -20,13 +20,13 @@ def percentile_threshold(image, percentile, counts=None):
     interpolated value (the index is computed with numpy's own formula).
     ``counts``, if given, is that histogram with ``counts[0] == 0``.
     """
-    if image.dtype not in _fastpath.FAST_DTYPES or image.ndim != 2:
+    if image.dtype not in FAST_DTYPES or image.ndim != 2:
         not_black = image[np.nonzero(image)]
         if len(not_black) == 0:
             return np.nan
         return np.percentile(not_black, percentile)
     if counts is None:
-        counts = _kernels.nonzero_histogram(image, np.iinfo(image.dtype).max + 1)
+        counts = np.bincount(image.ravel(), minlength=np.iinfo(image.dtype).max + 1)
         counts[0] = 0
     n = int(counts.sum())
     if n == 0:
@@ -39,13 +39,14 @@ def percentile_threshold(image, percentile, counts=None):
     return float(np.searchsorted(cumulative, rank, side="right"))
 
 
-def local_maxima(image, separation, percentile, margin, counts=None):
+def local_maxima(image, separation, percentile, margin, counts=None, compiled=False):
     """Integer coordinates (C raster order) of the local maxima of ``image``.
 
     A maximum equals the maximum of its box window (the largest box inside
     the ``separation`` ellipse), exceeds the ``percentile`` threshold of the
     nonzero pixels and lies at least ``margin`` pixels from every edge.
-    Warns, as trackpy does, when there is nothing to return.
+    Warns, as trackpy does, when there is nothing to return. ``compiled``:
+    use the compiled box maximum (2-D uint8/uint16) instead of scipy's.
     """
     ndim = image.ndim
     empty = np.empty((0, ndim), dtype=np.int64)
@@ -54,7 +55,7 @@ def local_maxima(image, separation, percentile, margin, counts=None):
         warnings.warn("Image is completely black.", UserWarning, stacklevel=3)
         return empty
     size = [int(2 * s / np.sqrt(ndim)) for s in separation]
-    if ndim == 2 and image.dtype in _fastpath.FAST_DTYPES and _fastpath.verified():
+    if compiled and ndim == 2 and image.dtype in FAST_DTYPES:
         pos = _fast_maxima(image, size, threshold, margin)
         if len(pos) == 0:
             anywhere = _fast_maxima(image, size, threshold, (0, 0))
@@ -75,14 +76,10 @@ def local_maxima(image, separation, percentile, margin, counts=None):
 
 
 def _fast_maxima(image, size, threshold, margin):
-    ny, nx = image.shape
-    return _kernels.max_filter_maxima_2d(
-        image, size[0], size[1], threshold, int(margin[0]), int(margin[1]),
-        buffer("maxima_tpad", (nx + size[1] - 1, ny), image.dtype),
-        buffer("maxima_tspare", (nx + size[1] - 1, ny), image.dtype),
-        buffer("maxima_pad", (ny + size[0] - 1, nx), image.dtype),
-        buffer("maxima_spare", (ny + size[0] - 1, nx), image.dtype),
-        buffer("maxima_flags", image.shape, np.uint8))
+    from . import _kernels
+
+    return _kernels.box_maxima_2d(image, size[0], size[1], threshold, int(margin[0]),
+                                  int(margin[1]), buffer("maxima_candidates", (image.size,), np.int64))
 
 
 def _warn_empty(no_maxima):
@@ -92,16 +89,25 @@ def _warn_empty(no_maxima):
         warnings.warn("All local maxima were in the margins.", UserWarning, stacklevel=4)
 
 
-def where_close(pos, separation, intensity):
+def where_close(pos, separation, intensity, compiled=False):
     """Indices to drop so that no two features are closer than ``separation``.
 
     Every pair closer than the separation ellipse drops its dimmer member;
     on equal intensity, the one with the smaller coordinate sum (top-left).
+    ``compiled``: find the pairs with a compiled sweep instead of a k-d tree.
     """
     if len(pos) == 0 or any(s == 0 for s in separation):
         return np.empty(0, dtype=np.int64)
     scaled = pos / np.asarray(separation, dtype=float)
-    pairs = cKDTree(scaled, 30).query_pairs(1 - 1e-7, output_type="ndarray")
+    radius = 1 - 1e-7
+    if compiled:
+        from . import _kernels
+
+        drop = np.zeros(len(pos), dtype=np.bool_)
+        _kernels.close_pairs_drop(scaled, np.ascontiguousarray(intensity, dtype=np.float64),
+                                  radius * radius, drop)
+        return np.flatnonzero(drop)
+    pairs = cKDTree(scaled, 30).query_pairs(radius, output_type="ndarray")
     if len(pairs) == 0:
         return np.empty(0, dtype=np.int64)
     first, second = pairs[:, 0], pairs[:, 1]

@@ -2,15 +2,14 @@
 and conversion to integers, with trackpy's arithmetic.
 
 The generic functions run scipy exactly as trackpy 0.7 does; ``bandpass_to_int``
-routes 2-D uint8/uint16 images through the compiled kernels in `_kernels`,
-which `_fastpath` has verified to give identical bits.
+routes 2-D uint8/uint16 images through the compiled kernels in `_kernels` once
+`_fastpath` has verified that they give identical bits.
 """
 from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import correlate1d, uniform_filter1d
 
-from . import _fastpath, _kernels
 from ._workspace import buffer
 from ._masks import validate_tuple
 
@@ -141,13 +140,25 @@ def convert_to_int(image, dtype="uint8"):
     return scale_factor, (scale_factor * image.clip(min=0.0)).astype(dtype)
 
 
-def bandpass_to_int(image, noise_size, smoothing_size, threshold, int_dtype):
-    """``convert_to_int(bandpass(image, ...), int_dtype)``, fast where verified.
+FAST_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+
+
+def compiled_bandpass_applies(image, noise_size, smoothing_size):
+    """Whether the compiled bandpass takes ``image`` with these sizes."""
+    return (image.ndim == 2 and image.dtype in FAST_DTYPES
+            and noise_size[0] == noise_size[1] and noise_size[0] > 0
+            and all(int(s) == s and int(s) & 1 for s in smoothing_size))
+
+
+def bandpass_to_int(image, noise_size, smoothing_size, threshold, int_dtype, compiled=False):
+    """``convert_to_int(bandpass(image, ...), int_dtype)``, compiled if ``compiled``
+    (and the image and sizes suit the kernels).
 
     Returns ``(scale, image_int, counts)``: ``counts`` is the histogram of the
     nonzero values of ``image_int`` when the compiled path computed it, else None.
     """
-    if _fastpath.usable(image, noise_size, smoothing_size):
+    if compiled and compiled_bandpass_applies(image, noise_size, smoothing_size):
+        from . import _kernels
         sigma = float(noise_size[0])
         shape = image.shape
         lowpassed = buffer("lowpass", shape, np.float64)

@@ -150,9 +150,22 @@ def _open_output(path, kind, overwrite, resume=False):
 
 
 def _progress(total, desc, quiet):
+    """A tqdm bar that also says when kernels compile (first run on a machine)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="frame", disable=quiet, file=sys.stderr)
+    from . import _fastpath
+
+    class Bar(tqdm):
+        def close(self):
+            _fastpath.remove_listener(self._compile_notice)
+            super().close()
+
+        def _compile_notice(self, message):
+            self.set_description(f"{desc} ({message})" if message else desc)
+
+    bar = Bar(total=total, desc=desc, unit="frame", disable=quiet, file=sys.stderr)
+    _fastpath.add_listener(bar._compile_notice)
+    return bar
 
 
 def cmd_locate(args):

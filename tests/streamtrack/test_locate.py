@@ -89,13 +89,16 @@ def test_same_as_trackpy_on_many_noisy_frames():
         assert_same_as_trackpy(ours, theirs)
 
 
-def test_fast_path_is_verified_and_equals_scipy_path(monkeypatch):
-    image, _ = spots_image(np.uint8, seed=7)
-    assert _fastpath.verified(), "compiled kernels disagree with scipy here"
-    fast = st.locate(image, 11)
-    monkeypatch.setattr(_fastpath, "_verified", False)
-    slow = st.locate(image, 11)
-    pd.testing.assert_frame_equal(fast, slow, rtol=1e-12, atol=1e-12)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float64])
+def test_compiled_path_is_verified_and_equals_numpy_path(dtype):
+    image, _ = spots_image(dtype, seed=7)
+    assert _fastpath.wait(("locate", 2, np.dtype(dtype).name)), \
+        "compiled kernels disagree with scipy here"
+    with _fastpath.forced(True):
+        fast = st.locate(image, 11)
+    with _fastpath.forced(False):
+        slow = st.locate(image, 11)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
 
 
 def test_3d_volume_same_as_trackpy():
