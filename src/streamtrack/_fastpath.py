@@ -112,6 +112,17 @@ class forced:
         _local.forced = self.previous
 
 
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: forget those still
+    preparing (settled results stay valid) so that the child starts its own."""
+    global _lock
+    _lock = threading.Lock()
+    _threads.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _finish_at_exit():
     """Let a compile under way finish before the interpreter exits, so that
     numba caches it: a short script would otherwise compile afresh every run."""
@@ -143,7 +154,7 @@ def _start(key):
 def describe(key):
     if key[0] == "locate":
         return f"locating {key[1]}-D {key[2]} images"
-    return "linking"
+    return "linking" if key[0] == "link" else " ".join(map(str, key))
 
 
 def _announce(key, announced):

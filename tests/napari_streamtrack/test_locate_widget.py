@@ -456,3 +456,19 @@ def test_parameters_are_remembered(make_napari_viewer, qtbot, tmp_path, movie):
     # and every change is remembered without a run
     second.params["diameter"].value = 15
     assert make_widget(viewer).params["diameter"].value == 15
+
+
+def test_status_line_notice_of_a_kernel_compile():
+    """The core announces a compile from its background thread; the widget's
+    notice keeps the text for the status line and lets go when closed."""
+    from streamtrack import _fastpath
+
+    from napari_streamtrack._widgets._common import CompileNotice
+
+    notice = CompileNotice()
+    _fastpath._notify("compiling kernels, first run only")
+    assert notice.suffix() == " (compiling kernels, first run only)"
+    _fastpath._notify(None)
+    assert notice.suffix() == ""
+    notice.close()
+    assert notice._set not in _fastpath._listeners

@@ -145,3 +145,57 @@ def test_no_fastpath_never_imports_numba():
         print(len(features), "numba" in sys.modules)
     """, STREAMTRACK_NO_FASTPATH="1")
     assert int(lines[0]) > 60 and lines[1] == "False"
+
+
+def test_a_long_compile_is_announced_to_listeners(monkeypatch):
+    """Progress bars and status lines hear "compiling kernels" once the
+    preparation has taken longer than a cache load, and None when it ends."""
+    import time
+
+    heard = []
+    monkeypatch.setattr(_fastpath, "COMPILE_NOTICE_AFTER", 0.05)
+    monkeypatch.setattr(_verify, "check", lambda key: time.sleep(0.5))
+    _fastpath.add_listener(heard.append)
+    key = ("test", "slow compile")
+    try:
+        assert not _fastpath.ready(key)
+        assert _fastpath.state(key) == "preparing"
+        assert _fastpath.wait(key)
+    finally:
+        _fastpath.remove_listener(heard.append)
+        _fastpath._settled.pop(key, None)
+        _fastpath._threads.pop(key, None)
+    assert heard == ["compiling kernels, first run only", None]
+
+
+def test_cli_progress_bar_says_when_kernels_compile():
+    from streamtrack.cli import _progress
+
+    bar = _progress(10, "locate", quiet=True)
+    try:
+        _fastpath._notify("compiling kernels, first run only")
+        assert bar.desc.startswith("locate (compiling kernels, first run only)")
+        _fastpath._notify(None)
+        assert bar.desc.rstrip(": ") == "locate"
+    finally:
+        bar.close()
+    assert bar._compile_notice not in _fastpath._listeners
+
+
+def test_a_forked_child_prepares_its_own_kernels(tmp_path):
+    """A fork while the kernels were being prepared leaves the child without
+    that thread: the child must start its own instead of waiting for ever."""
+    lines = run_fresh("""
+        import os
+        from streamtrack import _fastpath
+        key = ("locate", 2, "uint16")
+        _fastpath.ready(key)                       # preparation starts
+        pid = os.fork()
+        if pid == 0:
+            ok = _fastpath.wait(key, timeout=240)
+            os.write(1, f"child {ok}\\n".encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("parent", _fastpath.wait(key))
+    """, NUMBA_CACHE_DIR=str(tmp_path))
+    assert lines == ["child", "True", "parent", "True"]

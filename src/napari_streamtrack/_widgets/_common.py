@@ -1,4 +1,5 @@
-"""Pieces the Locate and Link widgets share: layer geometry, layer updates."""
+"""Pieces the Locate and Link widgets share: layer geometry, layer updates,
+the compile notice."""
 from __future__ import annotations
 
 import warnings
@@ -51,3 +52,29 @@ def put_layer(viewer, name: str, data, kwargs: dict, layer_type: str):
     if features is not None:
         kwargs["features"] = features
     return add(data, name=name, **kwargs)
+
+
+class CompileNotice:
+    """The core's "compiling kernels, first run only" notice, for a status line.
+
+    The core announces from a background thread, so the message is only kept
+    here; the widget adds ``suffix()`` to the text it shows on the GUI thread.
+    """
+
+    def __init__(self):
+        from streamtrack import _fastpath
+
+        self.message = None
+        _fastpath.add_listener(self._set)
+
+    def _set(self, message):
+        self.message = message
+
+    def suffix(self) -> str:
+        return f" ({self.message})" if self.message else ""
+
+    def close(self) -> None:
+        from streamtrack import _fastpath
+
+        _fastpath.remove_listener(self._set)
+

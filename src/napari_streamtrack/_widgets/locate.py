@@ -27,7 +27,7 @@ import streamtrack
 from .. import _reader, _settings, _window
 from .._layers import points_data
 from . import _locate_params
-from ._common import layer_geometry, put_layer
+from ._common import CompileNotice, layer_geometry, put_layer
 from ._histogram import MassHistogram
 from ._preview import LatestJob
 
@@ -430,6 +430,7 @@ class LocateWidget(Container):
                                _progress={"total": len(selected),
                                           "desc": f"Locating {layer.name}"})
         self._run = SimpleNamespace(layer=layer, path=path, job=job, tables=[], done=0,
+                                    compile_notice=CompileNotice(),
                                     n_features=0,
                                     total=len(selected), cancelled=False, error=None,
                                     metadata={"store": path, "store_class": store_class,
@@ -479,13 +480,15 @@ class LocateWidget(Container):
         elif len(features):
             run.tables.append(features)
         if not self._closed:
-            self._say(f"Located frame {frame_no} ({run.done:,}/{run.total:,})")
+            self._say(f"Located frame {frame_no} ({run.done:,}/{run.total:,})"
+                      + run.compile_notice.suffix())
 
     def _run_failed(self, exc: Exception) -> None:
         self._run.error = exc
 
     def _run_finished(self) -> None:
         run, self._run = self._run, None
+        run.compile_notice.close()
         # after Cancel or an error the generator is suspended or dead: closing
         # it here runs its ``finally`` (closes the store) now, not at some GC
         run.job.close()
