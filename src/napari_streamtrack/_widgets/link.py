@@ -28,7 +28,7 @@ from streamtrack.stores.detect import open_store, store_layout
 
 from .. import _reader, _settings, _window
 from .._layers import T_COLUMN, features_from_points, points_data, split_frames, tracks_data
-from ._common import layer_geometry, put_layer
+from ._common import CompileNotice, layer_geometry, put_layer
 
 SETTINGS = "link"
 DEFAULTS = {"search_range": 5.0, "memory": 0, "adaptive_stop": 0.0, "adaptive_step": 0.95,
@@ -355,6 +355,7 @@ class LinkWidget(Container):
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
         self.worker = worker
+        self._compile_notice = CompileNotice()
         self.run_button.enabled, self.cancel_button.enabled = False, True
         self.status.value = f"Linking {total} frames…"
         worker.start()
@@ -368,7 +369,8 @@ class LinkWidget(Container):
 
     def _on_yielded(self, n_done: int):
         self._n_done = n_done
-        self.status.value = f"Linking… {n_done}/{self._total} frames"
+        self.status.value = (f"Linking… {n_done}/{self._total} frames"
+                             + self._compile_notice.suffix())
 
     def _on_returned(self, result):
         if isinstance(result, Exception):
@@ -404,6 +406,7 @@ class LinkWidget(Container):
 
     def _on_finished(self):
         self.worker = self._gen = None
+        self._compile_notice.close()
         self.run_button.enabled, self.cancel_button.enabled = True, False
         self.done.emit(self._outcome)
 
