@@ -13,7 +13,6 @@ of ``len``/``max_frame``/``frames``/``get``/``put`` near frame 100 and near the
 last frame, and trackpy 0.7 on the ``compare-frames`` run (its
 ``PandasHDFStoreBig``, the trackpy store meant for many frames).
 """
-from _common import compiled_kernels_ready  # noqa: E402
 import argparse
 import json
 import os
@@ -24,6 +23,7 @@ import tempfile
 import time
 
 import numpy as np
+from _common import compiled_kernels_ready  # noqa: E402
 
 SHAPE = 512
 DIAMETER, MINMASS, SEARCH_RANGE = 7, 300, 3.0

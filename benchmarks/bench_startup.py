@@ -22,13 +22,12 @@ locate <= 0.5 s. Prints min/median/max over the runs.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from _common import bulk_water_files
+from _common import bulk_water_files, spread
 
 CHILD = r"""
 import json, sys, time
@@ -76,11 +75,6 @@ def child(what, image_file, cache_dir):
     return result
 
 
-def spread(values):
-    return (f"min {min(values):6.3f}  median {statistics.median(values):6.3f}  "
-            f"max {max(values):6.3f} s")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
@@ -99,9 +93,10 @@ def main():
                         rows.setdefault((what, label, key), []).append(result[key])
     names = {"first": "first call (import + call)", "ready": "until kernels serve",
              "process": "whole process to result"}
-    print(f"fresh processes, {args.runs} runs each (NUMBA_CACHE_DIR empty = cold)")
+    print(f"fresh processes, {args.runs} runs each (NUMBA_CACHE_DIR empty = cold), "
+          "min / median / max")
     for (what, label, k), values in rows.items():
-        print(f"  {what:6s} {label}  {names[k]:27s} {spread(values)}")
+        print(f"  {what:6s} {label}  {names[k]:27s} {spread(values, fmt='6.3f')} s")
 
 
 if __name__ == "__main__":

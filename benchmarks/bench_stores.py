@@ -8,7 +8,6 @@ Write-back = iterate the store and put each frame back with a new ``particle``
 column (the linking pattern); trackpy's SingleNode would append duplicates, so
 for it the frames go into a second SingleNode file, as its docs advise.
 """
-from _common import compiled_kernels_ready  # noqa: E402
 import argparse
 import os
 import tempfile
@@ -78,7 +77,6 @@ def main():
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--classes", nargs="+", default=CLASSES, choices=CLASSES)
     args = parser.parse_args()
-    compiled_kernels_ready()
     warnings.simplefilter("ignore")
     frames = make_frames(args.frames, args.rows)
     workdir = tempfile.mkdtemp()
