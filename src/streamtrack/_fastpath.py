@@ -36,12 +36,17 @@ _threads = {}   # key -> the thread preparing it
 _settled = {}   # key -> True (verified) / False (failed or disagreed)
 _local = threading.local()
 _listeners = set()  # callables told "compiling ..." and then None (progress bars)
+_announced = set()  # keys whose compile was announced and is still under way
+COMPILING = "compiling kernels, first run only"
 
 
 def add_listener(callback):
     """Call ``callback(message)`` when a compile is under way (a one-line
-    message, after ``COMPILE_NOTICE_AFTER`` s) and ``callback(None)`` when it ends."""
+    message, after ``COMPILE_NOTICE_AFTER`` s, or at once if one already is)
+    and ``callback(None)`` when it ends."""
     _listeners.add(callback)
+    if _announced:
+        callback(COMPILING)
     return callback
 
 
@@ -157,16 +162,15 @@ def describe(key):
     return "linking" if key[0] == "link" else " ".join(map(str, key))
 
 
-def _announce(key, announced):
-    announced.set()
+def _announce(key):
+    _announced.add(key)
     logger.info("Compiling kernels for %s (first run on this machine only); meanwhile "
                 "the numpy/scipy path gives the same results, more slowly.", describe(key))
-    _notify("compiling kernels, first run only")
+    _notify(COMPILING)
 
 
 def _prepare(key):
-    announced = threading.Event()
-    notice = threading.Timer(COMPILE_NOTICE_AFTER, _announce, args=(key, announced))
+    notice = threading.Timer(COMPILE_NOTICE_AFTER, _announce, args=(key,))
     notice.daemon = True
     notice.start()
     try:
@@ -180,5 +184,7 @@ def _prepare(key):
         logger.warning("streamtrack: compiled kernels for %s are not used (%s); the "
                        "numpy/scipy path serves instead.", describe(key), problem)
     _settled[key] = not problem
-    if announced.is_set():
-        _notify(None)
+    if key in _announced:
+        _announced.discard(key)
+        if not _announced:
+            _notify(None)

@@ -168,6 +168,14 @@ def test_a_long_compile_is_announced_to_listeners(monkeypatch):
     assert heard == ["compiling kernels, first run only", None]
 
 
+def test_a_listener_added_during_a_compile_hears_of_it_at_once(monkeypatch):
+    heard = []
+    monkeypatch.setattr(_fastpath, "_announced", {("test", "compiling")})
+    _fastpath.add_listener(heard.append)
+    _fastpath.remove_listener(heard.append)
+    assert heard == ["compiling kernels, first run only"]
+
+
 def test_cli_progress_bar_says_when_kernels_compile():
     from streamtrack.cli import _progress
 
