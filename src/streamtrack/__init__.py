@@ -37,6 +37,8 @@ _EXPORTS = {
     "PandasHDFStoreChunked": "stores",
     "StoreError": "exceptions",
     "StoreLockedError": "exceptions",
+    "StoreDamageWarning": "exceptions",
+    "StoreRepairWarning": "exceptions",
     "SubnetOversizeException": "exceptions",
     "UnknownLinkingError": "exceptions",
     "link": "linking",

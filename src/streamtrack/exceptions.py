@@ -9,6 +9,19 @@ class StoreLockedError(StoreError):
     """Another process is writing the store (open it with mode='r' to read)."""
 
 
+class StoreDamageWarning(StoreError, UserWarning):
+    """Something a store held was lost or cannot be read (the message says what).
+
+    A warning, so that a script can read what survived; the command line
+    turns it into an error. It is also a :class:`StoreError`, so that code
+    running with ``warnings.simplefilter('error')`` catches it as one.
+    """
+
+
+class StoreRepairWarning(UserWarning):
+    """A store was damaged and has been repaired with nothing lost."""
+
+
 class SubnetOversizeException(Exception):
     """A linking subnetwork has more source particles than the solver may take.
 

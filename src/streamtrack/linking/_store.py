@@ -63,7 +63,9 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
     ------
     ValueError
         ``resume`` with options other than those of the checkpointed run, or
-        with a predictor.
+        with a predictor; ``resume`` on a store whose frames before the
+        checkpoint lost their ``particle`` column (stores that can tell:
+        ``frames_without``).
     """
     if kwargs.get("predictor") is not None:
         raise ValueError("link_store_iter() keeps a checkpoint of the linker, which cannot "
@@ -82,6 +84,18 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
                                  f" these differ: {changed} (saved: "
                                  f"{ {k: saved.get(k) for k in changed} }).")
             frame_no, state = found
+            # a linked frame whose newest write was lost to damage (the store
+            # warned) is back to its unlinked version: resuming would skip it
+            lacking = getattr(store, "frames_without", None)
+            unlinked = lacking("particle", through=frame_no) if lacking else []
+            if unlinked:
+                raise ValueError(
+                    f"resume=True (--resume) cannot continue: frames {unlinked[:10]}"
+                    f"{' ...' if len(unlinked) > 10 else ''} ({len(unlinked)} in all) have no "
+                    f"'particle' column although the checkpoint says frames up to {frame_no} "
+                    "were linked (their linked version was lost, e.g. to a damaged journal); "
+                    "link the whole store again without resume (streamtrack link STORE -s ... "
+                    "without --resume).")
             pos = state["pos"]
             linker.restore({**state, "t": frame_no,
                             "pos": pos if pos.ndim == 2 and pos.shape[1] else None})

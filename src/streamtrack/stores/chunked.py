@@ -7,7 +7,8 @@ splits the movie into chunk files and writes through a journal:
 
 ``movie.h5``
     A small HDF5 file naming the layout (root attribute
-    ``streamtrack_chunked``); written once, at creation.
+    ``streamtrack_chunked``); written once, at creation. A copy of its record
+    sits in ``movie.h5.chunks/layout.json``: a lost ``movie.h5`` is rebuilt.
 ``movie.h5.chunks/c<k>.h5``
     Frames ``k*chunk_size ... (k+1)*chunk_size - 1`` in one ``FrameData``
     table: each chunk is a file ``trackpy.PandasHDFStoreSingleNode`` reads.
@@ -18,13 +19,28 @@ splits the movie into chunk files and writes through a journal:
     once the record is written, so a SIGKILL after that loses nothing.
 ``movie.h5.chunks/checkpoints.wal``, ``meta.json``, ``lock``
     Linker checkpoints (the latest wins), metadata records, the writer's lock.
+``movie.h5.chunks/*.damaged``, ``damage.json``
+    Damaged files kept as they were found, and what each one cost.
 
 When the writer moves on, a finished chunk is *sealed*: a complete new
 ``c<k>.h5`` is written under a temporary name and moved over the old one,
 then its journal is deleted. Chunk files are therefore never modified in
 place, and every step of a seal leaves a state the next open reads correctly
-(the journal, when present, wins over the chunk file). Opening for writing
-cuts off a torn last record and removes temporary files: that is the repair.
+(the journal, when present, wins over the chunk file); a new chunk file is
+read back and its checksum checked before the journal goes, because HDF5
+does not report every failed write (a file-size limit). Opening for writing
+cuts off a torn last record and removes temporary files: that is the crash
+repair.
+
+Damage (flipped bytes, truncated or missing files) is never repaired
+silently and never deleted (:mod:`._integrity`): a journal is read past a
+damaged record, kept as ``c<k>.wal.damaged`` before a writer rewrites it,
+and what was lost is named in a :class:`StoreDamageWarning` at every open
+until the kept file is moved out of the folder; a sealed chunk carries a
+checksum, checked the first time a process reads it (a mismatch is a
+``StoreError`` naming the chunk); a damaged ``c<k>.json`` is rebuilt from its
+chunk file and a missing ``movie.h5`` from ``layout.json`` and the chunks
+(:class:`StoreRepairWarning`).
 
 Every operation costs the same at frame 100,000 as at frame 100: frames live
 in memory-resident per-chunk indexes, ``get`` opens one chunk of at most
@@ -32,7 +48,6 @@ in memory-resident per-chunk indexes, ``get`` opens one chunk of at most
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import warnings
@@ -41,27 +56,28 @@ from collections import OrderedDict
 import numpy as np
 import pandas as pd
 
-from ..exceptions import StoreError, StoreLockedError
-from . import _journal
+from ..exceptions import StoreError
+from . import _integrity, _journal
+from ._chunk_columns import _common_dtypes, _Columns
+from ._chunk_open import LAYOUT_ATTR  # noqa: F401 - the layout's name, for readers
+from ._chunk_open import CHUNK_KEY, INDEX_ATTR, _atomic_write, _Opening, _short
 from ._fastread import read_table_rows
+from ._integrity import StoreDamageWarning, StoreRepairWarning  # noqa: F401 - re-exported
 from .base import FramewiseData
 
-LAYOUT_ATTR = "streamtrack_chunked"
-CHUNK_KEY = "FrameData"  # each chunk is a trackpy PandasHDFStoreSingleNode file
-INDEX_ATTR = "streamtrack_chunk_index"  # the chunk's frames, row ranges, processed
-
-
-def _atomic_write(path, data: bytes):
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+def _identity(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class _Chunk:
     """What is known about one chunk: sealed frames, journaled frames, processed."""
 
-    __slots__ = ("sealed", "processed", "journal", "wal_end", "writer", "rows", "signatures")
+    __slots__ = ("sealed", "processed", "journal", "wal_end", "writer", "rows", "signatures",
+                 "damaged", "kinds")
 
     def __init__(self):
         self.sealed = set()      # frames in c<k>.h5
@@ -71,9 +87,11 @@ class _Chunk:
         self.writer = None       # an open _journal.Journal
         self.rows = None         # frame -> (first row, rows, signature), read lazily
         self.signatures = None
+        self.damaged = None      # why c<k>.h5 must not be rewritten (its frames unknown)
+        self.kinds = None        # frames' column kinds (_chunk_columns), while written
 
 
-class PandasHDFStoreChunked(FramewiseData):
+class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
     """A framewise store for movies of any length that survives being killed.
 
     Parameters
@@ -89,12 +107,28 @@ class PandasHDFStoreChunked(FramewiseData):
     chunk_size : int, optional
         Frames per chunk file for a new store. Default 1000.
 
+    Attributes
+    ----------
+    damage : list of str
+        What the open found lost or unreadable (also warned).
+    repairs : list of str
+        Damage found and repaired with nothing lost (also warned).
+
     Raises
     ------
     StoreLockedError
         Opening for writing while another process writes the store.
     StoreError
-        The file exists and is not a chunked store.
+        The file exists and is not a chunked store, or cannot be read.
+
+    Warns
+    -----
+    StoreDamageWarning
+        Frames, marks or chunk files were lost or cannot be read; the
+        message names the files, the frames and what to do.
+    StoreRepairWarning
+        Damage was repaired with nothing lost (a damaged chunk index, a
+        damaged journal header, a missing ``movie.h5``).
 
     Examples
     --------
@@ -119,17 +153,32 @@ class PandasHDFStoreChunked(FramewiseData):
         self._lock_handle = None
         self._active: list[int] = []  # chunks with open journals, most recent last
         self._closed = False
+        self._verified = {}  # (inode, size, mtime) of a chunk file -> carries a checksum
+        self.damage, self.repairs = [], []
+        entry = os.path.exists(self.filename)
+        if entry and self.mode != "w" and not os.path.isdir(self.directory):
+            self._read_layout()  # not a chunked store at all: that error first
+            raise StoreError(f"{self.filename!r} is a chunked store but its folder "
+                             f"{self.directory}/, which holds every frame, is missing: copy "
+                             "it next to the file (or open with mode='w' to start an empty "
+                             "store).")
         if self.mode == "r":
-            if not os.path.exists(self.filename):
+            if not entry and not _integrity.holds_store(self.directory):
                 raise FileNotFoundError(f"no store at {self.filename!r}")
         else:
             self._lock()
         try:
-            if self.mode == "w" or not os.path.exists(self.filename):
+            if self.mode == "w" or (not entry and not _integrity.holds_store(self.directory)):
                 self._create(chunk_size)
-            self.chunk_size = self._read_layout()
+                self.chunk_size = self._read_layout()
+            elif not entry:  # movie.h5 lost, movie.h5.chunks/ kept: the data is there
+                self.chunk_size = self._rebuild_entry(chunk_size)
+            else:
+                self.chunk_size = self._read_layout()
+            opened = (list(self.damage), list(self.repairs))
             for attempt in range(5):
                 try:
+                    self.damage, self.repairs = list(opened[0]), list(opened[1])
                     self._load()
                     break
                 except FileNotFoundError:
@@ -139,97 +188,16 @@ class PandasHDFStoreChunked(FramewiseData):
                     self._chunks = {}
                     if attempt == 4:
                         raise
+            if self.repairs:
+                warnings.warn(" ".join(self.repairs), StoreRepairWarning, stacklevel=2)
+            if self.damage:
+                warnings.warn(" ".join(self.damage), StoreDamageWarning, stacklevel=2)
         except BaseException:
+            for handle in self._handles.values():
+                handle.close()
+            self._close_readers()
             self._unlock()
             raise
-
-    # -- opening -------------------------------------------------------------
-    def _lock(self):
-        os.makedirs(self.directory, exist_ok=True)
-        handle = open(os.path.join(self.directory, "lock"), "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "?"
-            handle.close()
-            raise StoreLockedError(
-                f"{self.filename!r} is being written by another writer (pid {owner}); "
-                "open it with mode='r' to read the frames finished so far.") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_handle = handle
-
-    def _unlock(self):
-        if self._lock_handle is not None:
-            self._lock_handle.close()  # closing releases the flock
-            self._lock_handle = None
-
-    def _create(self, chunk_size):
-        import tables
-
-        if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
-        if os.path.exists(self.filename) and self.mode != "w":
-            raise StoreError(f"{self.filename!r} exists and is not a chunked store.")
-        for name in os.listdir(self.directory):
-            if name != "lock":
-                os.remove(os.path.join(self.directory, name))
-        tmp = self.filename + ".tmp"
-        with tables.open_file(tmp, "w") as handle:
-            handle.root._v_attrs[LAYOUT_ATTR] = json.dumps(
-                {"format": 1, "chunk_size": int(chunk_size), "t_column": self._t_column,
-                 "directory": os.path.basename(self.directory)})
-        os.replace(tmp, self.filename)
-
-    def _read_layout(self):
-        import tables
-
-        try:
-            with tables.open_file(self.filename, "r") as handle:
-                text = handle.root._v_attrs[LAYOUT_ATTR]
-        except Exception as exc:  # noqa: BLE001 - not HDF5, or no such attribute
-            raise StoreError(f"{self.filename!r} is not a chunked store "
-                             f"(PandasHDFStoreChunked): {exc}") from exc
-        return int(json.loads(text)["chunk_size"])
-
-    def _load(self):
-        self._wal_readers = {}
-        names = sorted(os.listdir(self.directory)) if os.path.isdir(self.directory) else []
-        for name in names:
-            path = os.path.join(self.directory, name)
-            if name.endswith(".tmp"):  # a seal or a metadata write cut short
-                if self.mode != "r":
-                    os.remove(path)
-                continue
-            if not name.startswith("c") or "." not in name:
-                continue
-            stem, ext = name.split(".", 1)
-            if not stem[1:].lstrip("-").isdigit():
-                continue
-            chunk = self._chunk(int(stem[1:]))
-            if ext == "json":
-                with open(path) as handle:
-                    index = json.load(handle)
-                chunk.sealed.update(index["frames"])
-                chunk.processed.update(index["processed"])
-            elif ext == "wal":
-                # open now and keep open: if a writer seals the chunk and
-                # deletes the journal, this descriptor still reads it
-                self._wal_readers[int(stem[1:])] = open(path, "rb")
-                records, end = _journal.replay(path)
-                chunk.wal_end = end
-                for offset, kind, payload in records:
-                    if kind == _journal.FRAME:
-                        frame_no = int(np.frombuffer(payload[:8], "<i8")[0])
-                        chunk.journal[frame_no] = (offset + 8, len(payload) - 8)
-                    elif kind == _journal.PROCESSED:
-                        chunk.processed.add(int(np.frombuffer(payload, "<i8")[0]))
-        self._frames = sorted({f for c in self._chunks.values()
-                               for f in (*c.sealed, *c.journal)})
-        self._frame_set = set(self._frames)
 
     def _chunk(self, k):
         chunk = self._chunks.get(k)
@@ -267,7 +235,11 @@ class PandasHDFStoreChunked(FramewiseData):
         chunk = self._chunk(k)
         if chunk.writer is None:
             if k not in self._active and len(self._active) >= 2:
-                self._seal(self._active[0])  # the writer has moved on from it
+                old = self._active[0]  # the writer has moved on from it
+                try:
+                    self._seal(old)
+                except StoreError:
+                    pass  # a damaged chunk: its journal keeps every frame; close() says why
             chunk.writer = _journal.Journal(self._path(k, "wal"), chunk.wal_end)
         if k in self._active:
             self._active.remove(k)
@@ -280,7 +252,8 @@ class PandasHDFStoreChunked(FramewiseData):
         Raises
         ------
         TypeError, ValueError
-            Not a DataFrame; no frame column; several frames in one.
+            Not a DataFrame; no frame column; several or fractional frame
+            numbers; a column the store cannot hold (the message names it).
         StoreError
             The store is read-only or closed.
         """
@@ -289,8 +262,9 @@ class PandasHDFStoreChunked(FramewiseData):
             return
         frame_no = int(df[self.t_column].iloc[0])
         k = frame_no // self.chunk_size
+        self._check_kinds(k, frame_no, df)
+        payload = np.int64(frame_no).tobytes() + _journal.encode_frame(df)  # before writing
         journal = self._journal_for(k)
-        payload = np.int64(frame_no).tobytes() + _journal.encode_frame(df)
         offset = journal.append(_journal.FRAME, payload)
         chunk = self._chunks[k]
         chunk.journal[frame_no] = (offset + 8, len(payload) - 8)
@@ -309,6 +283,8 @@ class PandasHDFStoreChunked(FramewiseData):
         ------
         KeyError
             The frame is not in the store (the message names it).
+        StoreError
+            Its chunk file is damaged (checksum mismatch) or unreadable.
         """
         frame_no = int(frame_no)
         k = frame_no // self.chunk_size
@@ -328,12 +304,26 @@ class PandasHDFStoreChunked(FramewiseData):
             handle = self._wal_readers[k] = open(self._path(k, "wal"), "rb")
         return os.pread(handle.fileno(), length, offset)
 
+    def _frames_note(self, k):
+        frames = self._chunks[k].sealed if k in self._chunks else ()
+        return f" (frames {_integrity.frame_ranges(frames)})" if frames else ""
+
     def _handle(self, k):
         import tables
 
         handle = self._handles.pop(k, None)
         if handle is None:
-            handle = tables.open_file(self._path(k, "h5"), "r")
+            path = self._path(k, "h5")
+            try:
+                handle = tables.open_file(path, "r")
+            except Exception as exc:  # noqa: BLE001 - truncated, damaged, missing
+                raise StoreError(_integrity.unreadable_chunk(path, self._frames_note(k), exc)) \
+                    from None
+            try:
+                self._verify(k, handle)
+            except BaseException:
+                handle.close()
+                raise
             while len(self._handles) >= 4:
                 old, old_handle = self._handles.popitem(last=False)
                 old_handle.close()
@@ -342,6 +332,32 @@ class PandasHDFStoreChunked(FramewiseData):
                 self._chunks[old].rows = None
         self._handles[k] = handle
         return handle
+
+    def _verify(self, k, handle=None, force=False):
+        """Check chunk ``k``'s checksum, once per file and process (``force``: again).
+
+        Returns False when the chunk carries no checksum (sealed by an older
+        version). Raises StoreError, naming the chunk, on a mismatch.
+        """
+        path = self._path(k, "h5")
+        before = _identity(path)
+        if not force and before is not None and before in self._verified:
+            return self._verified[before]
+        if handle is None:
+            import tables
+
+            try:
+                with tables.open_file(path, "r") as fresh:
+                    return self._verify(k, fresh, force=True)
+            except StoreError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise StoreError(_integrity.unreadable_chunk(path, self._frames_note(k), exc)) \
+                    from None
+        found = _integrity.verify_chunk(handle, path, self._frames_note(k))
+        if before is not None and before == _identity(path):  # not replaced meanwhile
+            self._verified[before] = found
+        return found
 
     def _index(self, k):
         """The sealed chunk's row ranges and column signatures (its json)."""
@@ -378,7 +394,8 @@ class PandasHDFStoreChunked(FramewiseData):
 
         The chunk file is one trackpy ``FrameData`` table (SingleNode layout,
         ``frame`` a data column), written in a single append: a thousand
-        frames cost one HDF5 write instead of a thousand node creations.
+        frames cost one HDF5 write instead of a thousand node creations. Its
+        row index and a checksum of index and rows go in its attributes.
         """
         chunk = self._chunks[k]
         if chunk.writer is not None:
@@ -388,14 +405,21 @@ class PandasHDFStoreChunked(FramewiseData):
             self._active.remove(k)
         if not chunk.journal and not os.path.exists(self._path(k, "wal")):
             return
+        keep = f" The frames put into it since stay safe in its journal {self._path(k, 'wal')}."
+        if chunk.damaged:  # sealing would replace frames it cannot read
+            raise StoreError(f"chunk {k} cannot be sealed: {chunk.damaged}{keep}")
         frames = {}
-        for frame_no in sorted(chunk.sealed - set(chunk.journal)):
-            frames[frame_no] = self._read_sealed(k, frame_no)
+        try:
+            for frame_no in sorted(chunk.sealed - set(chunk.journal)):
+                frames[frame_no] = self._read_sealed(k, frame_no)
+        except StoreError as exc:
+            raise StoreError(f"chunk {k} cannot be sealed: {exc}{keep}") from None
         for frame_no, (offset, length) in chunk.journal.items():
             frames[frame_no] = _journal.decode_frame(self._read_wal(k, offset, length))
         order = sorted(frames)
         if not order:  # only processed marks (frames without features)
-            index = {"frames": [], "processed": sorted(chunk.processed)}
+            index = {"frames": [], "processed": sorted(chunk.processed),
+                     "chunk_size": self.chunk_size}
             _atomic_write(self._path(k, "json"), json.dumps(index).encode())
             self._drop_journal(k)
             return
@@ -405,29 +429,61 @@ class PandasHDFStoreChunked(FramewiseData):
             if sig not in signatures:
                 signatures.append(sig)
             signature_of_frame.append(signatures.index(sig))
-        table = pd.concat([frames[f] for f in order])
-        if len(signatures) > 1:  # a column missing in some frames: NaN there
-            table = table.astype({c: "float64" for c in table.columns
-                                  if table[c].isna().any() and table[c].dtype.kind in "biu"})
+        if len(signatures) > 1:  # frames differ: one type per column, restored on reading
+            common = _common_dtypes([frames[f] for f in order])
+            table = pd.concat([frames[f].astype({c: t for c, t in common.items()
+                                                 if c in frames[f].columns}) for f in order])
+        else:
+            table = pd.concat([frames[f] for f in order])
         counts = [len(frames[f]) for f in order]
         index = {"frames": order, "starts": np.cumsum([0] + counts[:-1]).tolist(),
                  "counts": counts, "signatures": signatures,
                  "signature_of_frame": signature_of_frame,
-                 "processed": sorted(chunk.processed)}
+                 "processed": sorted(chunk.processed), "chunk_size": self.chunk_size}
+        text = json.dumps(index)
         tmp = self._path(k, "h5.tmp")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas' performance chatter
-            with pd.HDFStore(tmp, "w") as out:
-                out.append(CHUNK_KEY, table, format="table", data_columns=[self.t_column],
-                           index=False)
-                out._handle.root._v_attrs[INDEX_ATTR] = json.dumps(index)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas' performance chatter
+                with pd.HDFStore(tmp, "w") as out:
+                    out.append(CHUNK_KEY, table, format="table", data_columns=[self.t_column],
+                               index=False)
+                    root = out._handle.root
+                    root[CHUNK_KEY].table.flush()
+                    root._v_attrs[INDEX_ATTR] = text
+                    root._v_attrs[_integrity.CRC_ATTR] = _integrity.chunk_checksum(
+                        root[CHUNK_KEY].table, text)
+            self._check_written(k, tmp)
+        except BaseException:
+            if os.path.exists(tmp):  # ours, half written: the journal still holds it all
+                os.remove(tmp)
+            raise
         handle = self._handles.pop(k, None)
         if handle is not None:
             handle.close()
+        self._verified[_identity(tmp)] = True  # a rename keeps inode, size and mtime
         os.replace(tmp, self._path(k, "h5"))
-        _atomic_write(self._path(k, "json"), json.dumps(index).encode())
+        _atomic_write(self._path(k, "json"), text.encode())
         self._drop_journal(k)
         chunk.sealed, chunk.rows = set(order), None
+
+    def _check_written(self, k, tmp):
+        """Read a new chunk file back before its journal may go.
+
+        HDF5 does not always report a failed write: under a file-size limit it
+        closes a truncated file without an error. The checksum catches that.
+        """
+        import tables
+
+        try:
+            with tables.open_file(tmp, "r") as handle:
+                _integrity.verify_chunk(handle, tmp)
+        except Exception as exc:  # noqa: BLE001 - StoreError or HDF5's own
+            raise StoreError(
+                f"chunk {k} could not be written: {tmp} reads back damaged "
+                f"({_short(exc)[:100]}): a full disk or a file-size limit? Nothing was lost: "
+                f"the frames stay in the journal {self._path(k, 'wal')}, sealed when the store "
+                "is next closed with room to write.") from None
 
     def _drop_journal(self, k):
         reader = self._wal_readers.pop(k, None)
@@ -436,15 +492,33 @@ class PandasHDFStoreChunked(FramewiseData):
         if os.path.exists(self._path(k, "wal")):
             os.remove(self._path(k, "wal"))
         chunk = self._chunks[k]
-        chunk.journal, chunk.wal_end = {}, 0
+        # the column record is kept for the chunks being written only: memory
+        # stays flat however many chunks a long run seals
+        chunk.journal, chunk.wal_end, chunk.kinds = {}, 0, None
 
     def flush(self):
-        """Seal every chunk with a journal (``close`` does it too)."""
+        """Seal every chunk with a journal (``close`` does it too).
+
+        Raises
+        ------
+        StoreError
+            A chunk could not be sealed because its file is damaged; every
+            other chunk is sealed, and its journal keeps what was put.
+        """
         self._writable()
+        errors = []
         for k in sorted(k for k, c in self._chunks.items()
                         if c.journal or c.writer is not None
                         or os.path.exists(self._path(k, "wal"))):
-            self._seal(k)
+            try:
+                self._seal(k)
+            except StoreError as exc:
+                errors.append((k, str(exc)))
+        if errors:
+            others = [k for k, _ in errors[1:]]
+            raise StoreError(errors[0][1] + (f" Chunks {others} could not be sealed either; "
+                                             "their journals keep their frames too."
+                                             if others else ""))
 
     # -- processed frames, metadata, checkpoints -----------------------------------
     def mark_processed(self, frame_no):
@@ -463,11 +537,16 @@ class PandasHDFStoreChunked(FramewiseData):
 
     @property
     def metadata(self):
+        path = os.path.join(self.directory, "meta.json")
         try:
-            with open(os.path.join(self.directory, "meta.json")) as handle:
+            with open(path) as handle:
                 return json.load(handle)
         except FileNotFoundError:
             return {}
+        except ValueError as exc:
+            raise StoreError(f"the store's metadata records {path} are damaged ({_short(exc)}): "
+                             "move the file aside (it holds run parameters, no features) "
+                             "and run again.") from None
 
     def save_metadata(self, name, record):
         """Save a JSON-serialisable ``record`` under ``name`` (atomically)."""
@@ -478,12 +557,29 @@ class PandasHDFStoreChunked(FramewiseData):
         meta[str(name)] = json.loads(json.dumps(record, default=_json_default))
         _atomic_write(os.path.join(self.directory, "meta.json"), json.dumps(meta).encode())
 
+    def _checkpoint_scan(self, path):
+        scan = _journal.scan(path, (_journal.CHECKPOINT,))
+        if scan.clean:
+            return scan, ""
+        lost = sum(b - a for a, b in scan.damaged)
+        return scan, (f"linker checkpoints {path} are damaged ({lost} bytes cannot be read): "
+                      f"{len(scan.records)} readable checkpoint(s) kept; 'link --resume' "
+                      "continues from the newest of them (features are not affected).")
+
     def save_checkpoint(self, name, frame_no, arrays):
         """Journal a checkpoint: the state after ``frame_no`` as named arrays."""
         self._writable()
         path = os.path.join(self.directory, "checkpoints.wal")
         if getattr(self, "_checkpoints", None) is None:
-            _, end = _journal.replay(path)
+            scan, message = self._checkpoint_scan(path)
+            end = scan.end
+            if message:  # keep the damaged file, then append to a clean copy
+                kept = _journal.set_aside(path)
+                _integrity.add_report(self.directory, os.path.basename(kept), message, False)
+                _journal.rewrite(path, scan.records)
+                end = os.path.getsize(path)
+                warnings.warn(f"{message} The damaged file is kept as {kept}.",
+                              StoreRepairWarning, stacklevel=2)
             self._checkpoints = _journal.Journal(path, end)
         payload = _journal.encode_checkpoint(name, frame_no, arrays)
         if self._checkpoints.size() > 64 * 2**20:  # keep only the newest: compact
@@ -501,8 +597,10 @@ class PandasHDFStoreChunked(FramewiseData):
 
     def load_checkpoint(self, name):
         """``(frame_no, arrays)`` of the newest checkpoint called ``name``, or None."""
-        records, _ = _journal.replay(os.path.join(self.directory, "checkpoints.wal"))
-        for _, kind, payload in reversed(records):
+        scan, message = self._checkpoint_scan(os.path.join(self.directory, "checkpoints.wal"))
+        if message:
+            warnings.warn(message, StoreRepairWarning, stacklevel=2)
+        for _, kind, payload in reversed(scan.records):
             found = _journal.decode_checkpoint(payload)
             if kind == _journal.CHECKPOINT and found[0] == name:
                 return found[1], found[2]

@@ -6,46 +6,26 @@
 - :class:`PandasHDFStoreSingleNode`: one appendable table ``FrameData``.
 
 Every ``put`` validates its frame, replaces an existing frame instead of
-duplicating it, and is flushed before it returns.
+duplicating it, and is flushed before it returns. Each class opens only its
+own layout (or a file without frames). A write that the disk or the file
+size limit has no room for is refused before HDF5 writes anything, so the
+frames stored before it stay intact and the run can be resumed.
 """
-import json
-import os
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import StoreError, StoreLockedError
-from . import _journal
+from ..exceptions import StoreError
+from . import _room
 from ._fastread import read_frame_table, read_table_rows
-from .base import FramewiseData
+from ._hdfbase import _HDFStoreBase, _json_default  # noqa: F401 - chunked uses it
 
 # A frame node is read whole, so the PyTables index pandas builds by default
 # (two thirds of the cost of a put) is never used: skip it.
 _FRAME_NODE = dict(format="table", index=False, track_times=False)
 KEY_PREFIX = "Frame_"
 CACHE_KEY = "_Frames_Cache"
-_META_PREFIX = "streamtrack_"
-_PROCESSED = "streamtrack__processed"  # not a metadata record: two underscores
-_CHECKPOINT = "_streamtrack_checkpoint_"
-
-
-def _merge_ranges(ranges):
-    merged = []
-    for a, b in sorted(ranges):
-        if merged and a <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    return merged
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
 def code_key(frame_no):
@@ -58,132 +38,6 @@ def _frame_number(df, t_column):
     if isinstance(value, (float, np.floating)) and not float(value).is_integer():
         raise ValueError(f"column {t_column!r} must hold integer frame numbers, got {value!r}.")
     return int(value)
-
-
-class _HDFStoreBase(FramewiseData):
-    def __init__(self, filename, mode="a", t_column="frame", **kwargs):
-        self.filename = os.fspath(filename)
-        self.mode = mode
-        self._t_column = t_column
-        if mode == "r" and not os.path.exists(self.filename):
-            raise FileNotFoundError(f"no store at {self.filename!r}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            try:
-                self.store = pd.HDFStore(self.filename, mode, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - PyTables raises many kinds
-                if "unable to lock" in str(exc):  # HDF5's own file lock
-                    raise StoreLockedError(
-                        f"{self.filename!r} is open for writing in another process; wait "
-                        "for it to finish (HDF5 allows one writer and no reader meanwhile; "
-                        "PandasHDFStoreChunked lets readers in).") from None
-                raise StoreError(f"cannot open {self.filename!r} as an HDF5 store "
-                                 f"(mode {mode!r}): {exc}") from exc
-
-    @property
-    def t_column(self):
-        return self._t_column
-
-    @property
-    def _root(self):
-        if not self.store.is_open:
-            raise StoreError(f"the store {self.filename!r} is closed.")
-        return self.store._handle.root
-
-    def _writable(self):
-        if self.mode == "r":
-            raise StoreError(f"{self.filename!r} was opened read-only (mode='r'); open it "
-                             "with mode='a' to put frames.")
-
-    @property
-    def metadata(self):
-        """Records saved with :meth:`save_metadata`: ``{name: dict}``.
-
-        Kept as JSON in attributes of the file's root group, which trackpy
-        ignores, so files stay trackpy-compatible.
-        """
-        attrs = self._root._v_attrs
-        return {name[len(_META_PREFIX):]: json.loads(attrs[name])
-                for name in attrs._v_attrnamesuser
-                if name.startswith(_META_PREFIX) and name != _PROCESSED}
-
-    def save_metadata(self, name, record):
-        """Save a JSON-serialisable ``record`` (parameters, version) under ``name``.
-
-        Raises
-        ------
-        TypeError
-            ``record`` cannot be written as JSON.
-        StoreError
-            The store is read-only.
-        """
-        self._writable()
-        try:
-            text = json.dumps(record, default=_json_default)
-        except TypeError as exc:
-            raise TypeError(f"metadata {name!r} must be JSON-serialisable: {exc}") from exc
-        self._root._v_attrs[_META_PREFIX + str(name)] = text
-        self.store.flush()
-
-    def mark_processed(self, frame_no):
-        """Record that ``frame_no`` was processed (also when it had no features).
-
-        ``batch(..., resume=True)`` continues after the last recorded frame.
-        Kept as ranges in a root attribute, which trackpy ignores.
-        """
-        self._writable()
-        ranges = self._processed_ranges()
-        frame_no = int(frame_no)
-        if ranges and ranges[-1][1] + 1 == frame_no:
-            ranges[-1][1] = frame_no  # the usual case: the next frame in order
-        elif not any(a <= frame_no <= b for a, b in ranges):
-            ranges = _merge_ranges(ranges + [[frame_no, frame_no]])
-        self._root._v_attrs[_PROCESSED] = json.dumps(ranges)
-        self.store.flush()
-
-    def _processed_ranges(self):
-        attrs = self._root._v_attrs
-        if _PROCESSED not in attrs._v_attrnamesuser:
-            return []
-        return json.loads(attrs[_PROCESSED])
-
-    @property
-    def processed_frames(self):
-        """Sorted frame numbers :meth:`mark_processed` recorded."""
-        return [t for a, b in self._processed_ranges() for t in range(a, b + 1)]
-
-    def save_checkpoint(self, name, frame_no, arrays):
-        """Keep a checkpoint (the state after ``frame_no``) in a root node.
-
-        The new node is written before the old one is dropped.
-        """
-        self._writable()
-        handle = self.store._handle
-        key, tmp = _CHECKPOINT + str(name), _CHECKPOINT + str(name) + "_new"
-        payload = np.frombuffer(_journal.encode_checkpoint(name, frame_no, arrays), np.uint8)
-        if tmp in self._root._v_children:
-            handle.remove_node(self._root, tmp)
-        handle.create_array(self._root, tmp, payload)
-        if key in self._root._v_children:
-            handle.remove_node(self._root, key)
-        handle.rename_node(self._root, key, tmp)
-        self.store.flush()
-
-    def load_checkpoint(self, name):
-        """``(frame_no, arrays)`` of the checkpoint called ``name``, or None."""
-        children = self._root._v_children
-        for key in (_CHECKPOINT + str(name), _CHECKPOINT + str(name) + "_new"):
-            if key in children:
-                _, frame_no, arrays = _journal.decode_checkpoint(children[key].read().tobytes())
-                return frame_no, arrays
-        return None
-
-    def close(self):
-        if self.store.is_open:
-            self.store.close()
-
-    def __repr__(self):
-        return f"<{type(self).__name__} {self.filename!r}, {len(self)} frames>"
 
 
 class PandasHDFStore(_HDFStoreBase):
@@ -203,7 +57,10 @@ class PandasHDFStore(_HDFStoreBase):
     Raises
     ------
     StoreError
-        The file exists but is not HDF5, or cannot be opened in that mode.
+        The file exists but is empty, not HDF5 or damaged (e.g. truncated), or
+        holds another class's layout (the message names the class to use).
+    StoreLockedError
+        Another process has the file open for writing.
 
     Examples
     --------
@@ -215,6 +72,9 @@ class PandasHDFStore(_HDFStoreBase):
     [3] [2.0]
     """
 
+    _layout = "frames"
+    _accepts = (None, "frames")
+
     def put(self, df):
         """Store one frame (replacing it if present) and flush.
 
@@ -223,7 +83,9 @@ class PandasHDFStore(_HDFStoreBase):
         TypeError, ValueError
             Not a DataFrame; no frame column; several frames.
         StoreError
-            The store is read-only.
+            The store is read-only; or the disk or the file size limit has no
+            room for the frame: then nothing is written and the frames stored
+            before stay as they were (the message names the cause).
         """
         self._writable()
         if not self._validate(df):
@@ -231,18 +93,19 @@ class PandasHDFStore(_HDFStoreBase):
         frame_no = _frame_number(df, self.t_column)
         key = code_key(frame_no)
         root = self._root
-        if key in root._v_children:
-            # write the new frame first, then swap: a crash keeps old or new, never neither
-            tmp = "_new_" + key
-            if tmp in root._v_children:
-                self.store._handle.remove_node(root, tmp, recursive=True)
-            self.store.put(tmp, df, **_FRAME_NODE)
-            self.store._handle.remove_node(root, key, recursive=True)
-            self.store._handle.rename_node(root, key, tmp)
-        else:
-            self.store.put(key, df, **_FRAME_NODE)
-        self._after_put(frame_no)
-        self.store.flush()
+        with self._writing(f"frame {frame_no}", _room.room_for(df, len(root._v_children)),
+                           frame_no):
+            if key in root._v_children:
+                # write the new frame first, then swap: a crash keeps old or new, never neither
+                tmp = "_new_" + key
+                if tmp in root._v_children:
+                    self.store._handle.remove_node(root, tmp, recursive=True)
+                self.store.put(tmp, df, **_FRAME_NODE)
+                self.store._handle.remove_node(root, key, recursive=True)
+                self.store._handle.rename_node(root, key, tmp)
+            else:
+                self.store.put(key, df, **_FRAME_NODE)
+            self._after_put(frame_no)
 
     def _after_put(self, frame_no):
         pass
@@ -275,8 +138,12 @@ class PandasHDFStoreBig(PandasHDFStore):
 
     The cache is kept in memory, written to the file on ``close`` (when
     writable) and dropped from the file on every ``put`` so that an
-    interrupted run never leaves a stale list behind.
+    interrupted run never leaves a stale list behind. Opens files of
+    :class:`PandasHDFStore` too (as trackpy's does), adding the cache.
     """
+
+    _layout = "big"
+    _accepts = (None, "frames", "big")
 
     def __init__(self, filename, mode="a", t_column="frame", **kwargs):
         super().__init__(filename, mode=mode, t_column=t_column, **kwargs)
@@ -304,20 +171,32 @@ class PandasHDFStoreBig(PandasHDFStore):
         self._frames_cache = None
         return self.frames
 
-    def _flush_cache(self):
-        if self.mode == "r" or self._cache_on_disk_valid or not self.store.is_open:
+    def _before_close(self):
+        if self._cache_on_disk_valid:
             return
+        refused_before = self._refused
         frames = self.frames
         if not frames:  # pandas writes nothing for an empty table anyway
             return
         cache = pd.DataFrame({"dummy": np.zeros(len(frames))}, index=pd.Index(frames))
-        self.store.put(CACHE_KEY, cache, format="table", track_times=False)
+        try:
+            with self._writing("the frame list (_Frames_Cache)",
+                               _room.room_for(cache, len(self._root._v_children))):
+                self.store.put(CACHE_KEY, cache, format="table", track_times=False)
+        except StoreError as exc:
+            if self._failure is not None:
+                raise  # HDF5 had begun writing: the file may be damaged, say so
+            # refused before anything was written: the frames are all there,
+            # only the list that spares listing the nodes is missing; said
+            # once per store (a refused put has already told the user)
+            if refused_before:
+                return
+            warnings.warn(f"the frame list (_Frames_Cache) of {self.filename!r} was not "
+                          f"written: {exc.reason}; every frame is stored, and "
+                          "PandasHDFStoreBig and trackpy list the Frame_<n> nodes instead "
+                          "(slower to open).", RuntimeWarning, stacklevel=3)
+            return
         self._cache_on_disk_valid = True
-
-    def close(self):
-        if self.store.is_open:
-            self._flush_cache()
-        super().close()
 
 
 class PandasHDFStoreSingleNode(_HDFStoreBase):
@@ -338,7 +217,15 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         As for :class:`PandasHDFStore`.
     use_tabular_copy : bool, optional
         Accepted for trackpy compatibility; tables we write are always tabular.
+
+    Raises
+    ------
+    StoreError, StoreLockedError
+        As for :class:`PandasHDFStore`.
     """
+
+    _layout = "single"
+    _accepts = (None, "single")
 
     def __init__(self, filename, key="FrameData", mode="a", t_column="frame",
                  use_tabular_copy=False, **kwargs):
@@ -348,11 +235,10 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         # contiguous; built from the frame column on the first read and kept
         # up to date by put, so get reads a row range instead of a query
         self._ranges = None
-        if key in self._root._v_children:
-            storer = self.store.get_storer(key)
-            if not storer.is_table:
-                raise StoreError(f"node {key!r} in {self.filename!r} is not a table; a "
-                                 "SingleNode store needs a table-format node.")
+        if key in self._root._v_children and not self.store.get_storer(key).is_table:
+            self.store.close()
+            raise StoreError(f"node {key!r} in {self.filename!r} is not a table; a "
+                             "SingleNode store needs a table-format node.")
 
     def _has_table(self):
         return self.key in self._root._v_children
@@ -361,11 +247,27 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         return list(self.store.select(self.key, start=0, stop=0).columns)
 
     def put(self, df):
-        """Store one frame (replacing its rows if present) and flush."""
+        """Store one frame (replacing its rows if present) and flush.
+
+        Raises
+        ------
+        TypeError, ValueError, StoreError
+            As for :meth:`PandasHDFStore.put`.
+        """
         self._writable()
         if not self._validate(df):
             return
         frame_no = _frame_number(df, self.t_column)
+        need = _room.room_for(df)
+        if self._has_table():
+            table = self.store.get_storer(self.key).table
+            new = [c for c in df.columns if c not in table.colnames]
+            # new columns rewrite the whole table beside the old one
+            need += 2 * table.nrows * (table.rowsize + 8 * len(new)) if new else 0
+        with self._writing(f"frame {frame_no}", need, frame_no):
+            self._put(frame_no, df)
+
+    def _put(self, frame_no, df):
         if self._has_table():
             columns = self._columns()
             new = [c for c in df.columns if c not in columns]
@@ -375,7 +277,6 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
             missing = [c for c in columns if c not in df.columns]
             df = df.assign(**{c: self._fill_value(c) for c in missing})[columns]
             if self._replace_in_place(frame_no, df):  # rows stay where they were
-                self.store.flush()
                 return
             if self._ranges is None or frame_no in self._ranges:
                 self._ranges = None  # rows removed from the middle: rebuild on read
@@ -386,7 +287,6 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         self.store.append(self.key, df, format="table", data_columns=True, index=False)
         if self._ranges is not None:
             self._ranges[frame_no] = (start, start + len(df))
-        self.store.flush()
 
     def _nrows(self):
         return self.store.get_storer(self.key).table.nrows if self._has_table() else 0
@@ -446,7 +346,6 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         self.store.append(tmp, data, format="table", data_columns=True, index=False)
         self.store._handle.remove_node(self._root, self.key, recursive=True)
         self.store._handle.rename_node(self._root, self.key, tmp)
-        self.store.flush()
 
     def get(self, frame_no):
         """The rows of frame ``frame_no`` (a row range read, not a query).

@@ -1,0 +1,337 @@
+"""What trackpy's three HDF5 layouts share: opening, safe writes, metadata, checkpoints.
+
+:class:`_HDFStoreBase` opens a file (refusing an empty, foreign or damaged
+one, or one holding another class's layout, with one line that names it),
+guards every write (:meth:`_HDFStoreBase._writing`: room checked and reserved
+first, everything flushed and checked after) and keeps the records trackpy
+ignores: metadata, frames processed, linker checkpoints, all in the root group.
+"""
+import contextlib
+import json
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import StoreError
+from . import _journal, _room, detect
+from .base import FramewiseData
+
+_META_PREFIX = "streamtrack_"
+_PRIVATE = "streamtrack__"  # root attributes that are not metadata records
+_PROCESSED = "streamtrack__processed"
+_CHECKPOINT = "_streamtrack_checkpoint_"
+
+
+def _merge_ranges(ranges):
+    merged = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return merged
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+class _HDFStoreBase(FramewiseData):
+    """Base of :class:`PandasHDFStore`, its Big variant and :class:`PandasHDFStoreSingleNode`.
+
+    A subclass names the layout it writes in ``_layout`` (a key of
+    ``detect.CLASSES``, recorded in the file) and the layouts it opens in
+    ``_accepts`` (None stands for a file without frames, which any class
+    may open).
+    """
+
+    _layout = None
+    _accepts = (None,)
+
+    def __init__(self, filename, mode="a", t_column="frame", **kwargs):
+        self.filename = os.fspath(filename)
+        self.mode = mode
+        self._t_column = t_column
+        self._failure = None  # why the store was closed after a failed write
+        self._refused = False  # a write was refused for want of room (and reported)
+        self._reserved = False
+        if mode not in ("a", "r", "r+", "w"):
+            raise ValueError(f"mode must be 'a', 'r', 'r+' or 'w', got {mode!r}.")
+        exists = os.path.exists(self.filename)
+        if mode in ("r", "r+") and not exists:
+            raise FileNotFoundError(f"no store at {self.filename!r}")
+        if exists and mode != "w":
+            detect.check_hdf5_file(self.filename)  # empty or foreign: say so, write nothing
+        elif exists and detect.store_layout(self.filename) == "chunked":
+            raise self._wrong_layout("chunked")  # mode='w' would orphan its chunks
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            try:
+                self.store = pd.HDFStore(self.filename, mode, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - PyTables raises many kinds
+                raise detect.open_error(self.filename, exc) from None
+        try:
+            root = self.store._handle.root
+            found = detect.layout_of(root, empty_by_marker=False)
+            if found not in self._accepts:
+                raise self._wrong_layout(found)
+            attrs = root._v_attrs
+            self._marked = (detect.LAYOUT_ATTR in attrs._v_attrnamesuser
+                            and str(attrs[detect.LAYOUT_ATTR]) == self._layout)
+        except BaseException:
+            self.store.close()  # a refused file stays closed and unchanged
+            raise
+
+    def _wrong_layout(self, found):
+        name = type(self).__name__
+        if found == "mixed":
+            return detect.mixed_error(self.filename)
+        what = {"frames": "Frame_<n> nodes", "big": "Frame_<n> nodes and a _Frames_Cache "
+                "frame list", "single": "one FrameData table",
+                "chunked": "the entry file of a chunked store, frames in "
+                           f"{os.path.basename(self.filename)}.chunks/"}[found]
+        return StoreError(f"{self.filename!r} holds a {detect.CLASSES[found]} store ({what}); "
+                          f"open it with {detect.CLASSES[found]} (or streamtrack.open_store, "
+                          f"which picks the class), not {name}; nothing was written.")
+
+    @property
+    def t_column(self):
+        return self._t_column
+
+    @property
+    def _root(self):
+        if self._failure is not None:
+            raise StoreError(f"the store {self.filename!r} was closed after a failed write "
+                             f"({self._failure}); open it again.")
+        if not self.store.is_open:
+            raise StoreError(f"the store {self.filename!r} is closed.")
+        return self.store._handle.root
+
+    def _writable(self):
+        self._root  # noqa: B018 - raises if closed or failed
+        if self.mode == "r":
+            raise StoreError(f"{self.filename!r} was opened read-only (mode='r'); open it "
+                             "with mode='a' to put frames.")
+
+    # -- writing safely -------------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self, what, need, frame_no=None):
+        """Guard one write: reserve room, then flush and check it all reached the disk.
+
+        HDF5 cannot undo a write that fails half way: blocks it wrote in place
+        already point at blocks it could not write, and PyTables ignores the
+        error of a flush. So the room is checked (file size limit) and
+        reserved (disk blocks) *before* HDF5 writes anything: when it is
+        missing, the store refuses with nothing written and stays usable.
+        Should a write fail all the same, the file is released without
+        another HDF5 write and reopened to report what is readable.
+        """
+        self._writable()
+        self._reserve(what, need)
+        try:
+            yield
+            if not self._marked:
+                self._root._v_attrs[detect.LAYOUT_ATTR] = self._layout
+                self._marked = True
+            self.store.flush()
+            self._check_flushed()
+        except Exception as exc:
+            if not _room.io_failure(exc):
+                raise
+            self._fail(what, exc, frame_no)
+
+    def _reserve(self, what, need):
+        fd = self.store._handle.fileno()
+        size = os.fstat(fd).st_size
+        limit = _room.file_size_limit()
+        if limit is not None and size + need > limit:
+            problem = (f"file size limit reached (ulimit -f allows {limit:,} bytes; the file "
+                       f"has {size:,} and this write may need up to {need:,} more)")
+        else:
+            problem = _room.reserve_blocks(fd, size, need)
+        if problem is not None:
+            self._refused = True
+            error = StoreError(self._refusal(what, problem))
+            error.reason = problem
+            raise error
+        self._reserved = True
+
+    def _refusal(self, what, cause):
+        return (f"cannot write {what} to {self.filename!r}: {cause}; nothing was written, "
+                f"{_room.describe_frames(self.frames)}; free space or raise the limit, then "
+                "rerun with --resume (in Python: resume=True)")
+
+    def _check_flushed(self):
+        handle = self.store._handle
+        end, size = handle.get_filesize(), os.fstat(handle.fileno()).st_size
+        if size < end:  # a write failed and PyTables' flush said nothing
+            raise _room.WritesLost(size, end)
+
+    def _fail(self, what, exc, frame_no=None):
+        try:  # the frames stored before this write, as this process sees them
+            before = [t for t in self.frames if t != frame_no]
+        except Exception:  # noqa: BLE001 - that view may be broken too
+            before = None
+        cause = _room.cause(exc)
+        self._abandon(cause)
+        survey = _room.survey(type(self), self.filename, before)
+        error = StoreError(
+            f"cannot write {what} to {self.filename!r}: {cause}; HDF5 had begun the write "
+            f"and could not finish it: {survey}; the file was left as it is (nothing "
+            "deleted); free space or raise the limit, then copy the readable frames to a "
+            "new store or rerun.")
+        error.hdf5_error = exc  # the HDF5 error stack, for whoever needs it
+        raise error from None
+
+    def _abandon(self, cause):
+        self._failure = cause
+        _room.abandon(self.store)
+
+    @property
+    def metadata(self):
+        """Records saved with :meth:`save_metadata`: ``{name: dict}``.
+
+        Kept as JSON in attributes of the file's root group, which trackpy
+        ignores, so files stay trackpy-compatible.
+        """
+        attrs = self._root._v_attrs
+        return {name[len(_META_PREFIX):]: json.loads(attrs[name])
+                for name in attrs._v_attrnamesuser
+                if name.startswith(_META_PREFIX) and not name.startswith(_PRIVATE)}
+
+    def save_metadata(self, name, record):
+        """Save a JSON-serialisable ``record`` (parameters, version) under ``name``.
+
+        Raises
+        ------
+        TypeError
+            ``record`` cannot be written as JSON.
+        StoreError
+            The store is read-only, or the disk or the file size limit has no
+            room for it (nothing is written then).
+        """
+        self._writable()
+        try:
+            text = json.dumps(record, default=_json_default)
+        except TypeError as exc:
+            raise TypeError(f"metadata {name!r} must be JSON-serialisable: {exc}") from exc
+        with self._writing(f"metadata {name!r}", 2 * len(text) + _room.ROOM_ATTRIBUTE):
+            self._root._v_attrs[_META_PREFIX + str(name)] = text
+
+    def mark_processed(self, frame_no):
+        """Record that ``frame_no`` was processed (also when it had no features).
+
+        ``batch(..., resume=True)`` continues after the last recorded frame.
+        Kept as ranges in a root attribute, which trackpy ignores.
+
+        Raises
+        ------
+        StoreError
+            As for :meth:`save_metadata`.
+        """
+        self._writable()
+        ranges = self._processed_ranges()
+        frame_no = int(frame_no)
+        if ranges and ranges[-1][1] + 1 == frame_no:
+            ranges[-1][1] = frame_no  # the usual case: the next frame in order
+        elif not any(a <= frame_no <= b for a, b in ranges):
+            ranges = _merge_ranges(ranges + [[frame_no, frame_no]])
+        text = json.dumps(ranges)
+        with self._writing(f"the mark that frame {frame_no} was processed",
+                           2 * len(text) + _room.ROOM_ATTRIBUTE):
+            self._root._v_attrs[_PROCESSED] = text
+
+    def _processed_ranges(self):
+        attrs = self._root._v_attrs
+        if _PROCESSED not in attrs._v_attrnamesuser:
+            return []
+        return json.loads(attrs[_PROCESSED])
+
+    @property
+    def processed_frames(self):
+        """Sorted frame numbers :meth:`mark_processed` recorded."""
+        return [t for a, b in self._processed_ranges() for t in range(a, b + 1)]
+
+    def save_checkpoint(self, name, frame_no, arrays):
+        """Keep a checkpoint (the state after ``frame_no``) in a root node.
+
+        The new node is written before the old one is dropped.
+
+        Raises
+        ------
+        StoreError
+            As for :meth:`save_metadata`.
+        """
+        self._writable()
+        handle = self.store._handle
+        key, tmp = _CHECKPOINT + str(name), _CHECKPOINT + str(name) + "_new"
+        payload = np.frombuffer(_journal.encode_checkpoint(name, frame_no, arrays), np.uint8)
+        with self._writing(f"the {name!r} checkpoint of frame {frame_no}",
+                           2 * len(payload) + _room.ROOM_FIXED):
+            if tmp in self._root._v_children:
+                handle.remove_node(self._root, tmp)
+            handle.create_array(self._root, tmp, payload)
+            if key in self._root._v_children:
+                handle.remove_node(self._root, key)
+            handle.rename_node(self._root, key, tmp)
+
+    def load_checkpoint(self, name):
+        """``(frame_no, arrays)`` of the checkpoint called ``name``, or None."""
+        children = self._root._v_children
+        for key in (_CHECKPOINT + str(name), _CHECKPOINT + str(name) + "_new"):
+            if key in children:
+                _, frame_no, arrays = _journal.decode_checkpoint(children[key].read().tobytes())
+                return frame_no, arrays
+        return None
+
+    def _before_close(self):
+        pass
+
+    def close(self):
+        """Write what is pending and close the file; a no-op after a failed write.
+
+        Raises
+        ------
+        StoreError
+            The last writes could not reach the disk (the message says what is
+            readable).
+        """
+        if self._failure is not None or not self.store.is_open:
+            return
+        if self.mode != "r":
+            self._before_close()
+            if self._failure is not None:
+                return
+            if self._reserved:  # give back reserved blocks beyond the end of the file
+                try:
+                    fd = self.store._handle.fileno()
+                    os.ftruncate(fd, os.fstat(fd).st_size)
+                except OSError:
+                    pass
+        try:
+            self.store.close()
+        except Exception as exc:
+            if not _room.io_failure(exc):
+                raise
+            self._fail("the last changes (on close)", exc)
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        if exc_type is None:
+            self.close()
+            return
+        try:  # an error is on its way: closing must not replace it with another
+            self.close()
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(f"closing {self.filename!r} after an error failed too: {exc}",
+                          RuntimeWarning, stacklevel=2)
+
+    def __repr__(self):
+        if self._failure is not None or not self.store.is_open:
+            return f"<{type(self).__name__} {self.filename!r}, closed>"
+        return f"<{type(self).__name__} {self.filename!r}, {len(self)} frames>"
