@@ -1,6 +1,8 @@
 """``batch``: locate features frame by frame, streaming into a store."""
 import datetime
+import inspect
 import itertools
+import json
 import os
 import warnings
 from collections import deque
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from ._locate import _empty, feature_columns, locate
+from ._locate import _check_options, _empty, _sizes, feature_columns, locate
 from ._logging import logger
 from ._meta import write_meta
 
@@ -66,21 +68,106 @@ def _located(frames, curried, n_workers):
         else:
             jobs = (pool.submit(lambda i, im: (_frame_number(im, i), curried(im)), i, im)
                     for i, im in enumerate(frames))
+        failed = None  # what the frame source raised, kept until the frames before it are out
+
+        def top_up(n):
+            # Pulling the next job runs the caller's iterator (a generator
+            # may raise): the frames it already gave are still located and
+            # delivered before its error propagates, as with processes=1.
+            nonlocal failed
+            if failed is not None:
+                return
+            try:
+                for job in itertools.islice(jobs, n):
+                    pending.append(job)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, with its own type
+                failed = exc
+
         try:
             # keep a bounded number of frames in flight: memory stays flat
-            for job in itertools.islice(jobs, 2 * n_workers):
-                pending.append(job)
+            top_up(2 * n_workers)
             while pending:
                 result = pending.popleft().result()
-                for job in itertools.islice(jobs, 1):
-                    pending.append(job)
+                top_up(1)
                 yield result
+            if failed is not None:
+                raise failed
         finally:
             for job in pending:
                 job.cancel()
 
 
-def _check_batch_args(frames, output, kwargs, client=None):
+#: the store's metadata record of the locate options (see ``_locate_record``);
+#: not 'locate', which the napari plugin's Locate widget writes
+RECORD = "locate_options"
+#: locate arguments that do not change the features found
+_NOT_RECORDED = ("raw_image", "engine", "filter_before", "filter_after")
+_SIZES = ("separation", "noise_size", "smoothing_size")
+
+
+def _check_locate_kwargs(diameter, kwargs):
+    """Check what ``locate`` would refuse on every frame, before any frame.
+
+    So a bad option is reported before ``meta`` or the store is written,
+    not from inside the first frame (where a worker thread would raise it).
+    Image-dependent checks (RGB frames, sizes given per axis) wait for the
+    first frame; they too come before anything is written.
+    """
+    accepted = inspect.signature(locate).parameters
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise TypeError(f"batch() got unknown locate option(s) {unknown}; locate accepts "
+                        f"{[n for n in accepted if n not in ('raw_image', 'diameter')]}.")
+    options = ("minmass", "maxsize", "threshold", "percentile", "topn", "max_iterations")
+    _check_options(**{k: kwargs[k] for k in options if k in kwargs})
+    sizes = [diameter] + [kwargs.get(k) for k in _SIZES]
+    if not any(hasattr(v, "__iter__") for v in sizes):
+        # single values mean the same on any image: check them now
+        _sizes(2, diameter, kwargs.get("maxsize"), kwargs.get("separation"),
+               kwargs.get("noise_size", 1), kwargs.get("smoothing_size"),
+               kwargs.get("preprocess", True))
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return repr(value)
+
+
+def _locate_record(diameter, kwargs):
+    """The locate options of a run, every default filled in, as JSON loads them."""
+    params = {name: p.default for name, p in inspect.signature(locate).parameters.items()
+              if name not in _NOT_RECORDED and p.default is not inspect.Parameter.empty}
+    params.update({k: v for k, v in kwargs.items() if k not in _NOT_RECORDED})
+    params["diameter"] = diameter
+    return json.loads(json.dumps(params, default=_jsonable))
+
+
+def _check_resumed_record(output, record):
+    """Refuse to resume into a store written with other locate options.
+
+    Resuming with another diameter or topn would mix two parameter sets in
+    one store without a word; the message names every option that differs.
+    """
+    try:
+        saved = getattr(output, "metadata", None)
+    except Exception:  # noqa: BLE001 - a store that cannot say: nothing to compare
+        saved = None
+    saved = saved.get(RECORD) if isinstance(saved, dict) else None
+    if saved is None:
+        return
+    changed = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
+    if changed:
+        differ = ", ".join(f"{k} (stored {saved.get(k)!r}, given {record.get(k)!r})"
+                           for k in changed)
+        raise ValueError(f"resuming must use the locate options of the run it continues, "
+                         f"which the store recorded; these differ: {differ}. Resume with "
+                         "the stored values, or locate into a new store.")
+
+
+def _check_batch_args(frames, output, kwargs, client=None, diameter=None):
     if "raw_image" in kwargs:
         raise TypeError("batch() takes the images from frames; do not pass raw_image.")
     if output is not None and not callable(getattr(output, "put", None)):
@@ -93,6 +180,31 @@ def _check_batch_args(frames, output, kwargs, client=None):
         from ._distributed import check_client
 
         check_client(client)
+    _check_locate_kwargs(diameter, kwargs)
+
+
+def _write_meta(info, meta):
+    try:
+        write_meta(info, meta)
+    except OSError as exc:
+        # errno alone ("No space left on device") does not say which file
+        name = os.fsdecode(meta) if isinstance(meta, (str, bytes, os.PathLike)) else \
+            getattr(meta, "name", "the meta file")
+        error = type(exc)(f"cannot write meta={name!r}: {exc.strerror or exc}")
+        error.errno = exc.errno
+        raise error from exc
+
+
+def _check_meta_target(meta):
+    """A ``meta`` path must be writable: say so now, not after the first frame."""
+    if isinstance(meta, (str, bytes)) or hasattr(meta, "__fspath__"):
+        folder = os.path.dirname(os.path.abspath(os.fsdecode(meta))) or "."
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"meta={os.fsdecode(meta)!r}: the folder {folder!r} does "
+                                    "not exist; create it or choose another path.")
+    elif not hasattr(meta, "write"):
+        raise TypeError(f"meta must be a file path or an open text file, got "
+                        f"{type(meta).__name__}.")
 
 
 def _after_processed(frames, output):
@@ -140,8 +252,12 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
 
     Raises
     ------
-    TypeError, ImportError
-        As in :func:`batch`, when the generator is created.
+    TypeError, ValueError, ImportError
+        As in :func:`batch`, when the generator is created (bad options, a
+        resume with options other than the recorded ones).
+    Exception
+        As in :func:`batch`, while iterating: after every frame before the
+        failing one was stored and yielded.
 
     Examples
     --------
@@ -150,16 +266,32 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
     >>> [(t, len(f) > 0) for t, f in tp.batch_iter(frames, 11, minmass=500, processes=1)]
     [(0, True), (1, True), (2, True)]
     """
-    _check_batch_args(frames, output, kwargs, client)
+    _check_batch_args(frames, output, kwargs, client, diameter)
     n_workers = _n_workers(processes, output)
+    record = _locate_record(diameter, kwargs)
     if resume:
         frames = _after_processed(frames, output)
+        _check_resumed_record(output, record)
     kwargs["diameter"] = diameter
     return _batch_iter(frames, output, n_workers, after_locate, partial(locate, **kwargs),
-                       client)
+                       client, _recorder(output, record))
 
 
-def _batch_iter(frames, output, n_workers, after_locate, curried, client=None):
+def _recorder(output, record, meta=None):
+    """What is written once the first frame is located: the store's record of
+    the locate options and the ``meta`` file. Not before: an option that the
+    first frame shows to be wrong (an RGB frame) then leaves nothing behind."""
+    def write():
+        save = getattr(output, "save_metadata", None)
+        if save is not None:
+            save(RECORD, record)
+        if meta is not None:
+            meta()
+    return write
+
+
+def _batch_iter(frames, output, n_workers, after_locate, curried, client=None,
+                first_write=None):
     if client is None:
         results = _located(frames, curried, n_workers)
     else:
@@ -169,6 +301,9 @@ def _batch_iter(frames, output, n_workers, after_locate, curried, client=None):
     # the same in-order loop either way: the store is fed on this thread only
     mark = getattr(output, "mark_processed", None)
     for frame_no, features in results:
+        if first_write is not None:
+            first_write()
+            first_write = None
         if "frame" not in features.columns:
             features["frame"] = np.int64(frame_no)
         if after_locate is not None:
@@ -180,6 +315,8 @@ def _batch_iter(frames, output, n_workers, after_locate, curried, client=None):
             if mark is not None:  # empty frames too: resume must not redo them
                 mark(frame_no)
         yield frame_no, features
+    if first_write is not None:  # no frames at all: still record the run
+        first_write()
 
 
 def batch(frames, diameter, output=None, meta=None, processes='auto',
@@ -203,7 +340,9 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
         is located (frames without features are not put), so memory does not
         grow with the movie. Default: collect everything into one DataFrame.
     meta : str or file, optional
-        Write the parameters, version, source and a timestamp there as YAML.
+        Write the parameters, version, source and a timestamp there as YAML,
+        once the first frame is located (a run refused before that writes
+        nothing). A path in a missing folder is refused at once.
     processes : int or 'auto', optional
         Number of worker threads locating frames in parallel (results are
         still delivered in frame order); 'auto' uses every core, 1 or less
@@ -225,9 +364,13 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
         Continue an interrupted run: skip the frames up to the last one
         ``output`` recorded as processed (streamtrack's stores record every
         frame batch finishes, empty ones included, so nothing is located
-        twice or lost). Keyword only. Default False.
+        twice or lost). The locate options must be those the store
+        recorded for the run it continues (streamtrack's stores keep them
+        as the ``'locate_options'`` metadata record). Keyword only. Default
+        False.
     **kwargs
-        Passed to :func:`streamtrack.locate` (minmass, invert, ...).
+        Passed to :func:`streamtrack.locate` (minmass, invert, ...); checked
+        before the first frame is read.
 
     Returns
     -------
@@ -241,12 +384,18 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
         ``output`` without a ``put`` method; ``frames`` not iterable;
         ``client`` neither a ``Client`` nor an address; ``resume`` with an
         output that does not record processed frames.
+    ValueError
+        A locate option out of its range (as :func:`streamtrack.locate`
+        raises it, before anything is written); ``resume`` with locate
+        options other than the recorded ones (naming those that differ).
     ImportError
         ``client`` given as an address but ``dask.distributed`` is missing
         (install ``napari-streamtrack[distributed]``).
     Exception
-        With a client, whatever a worker raised, with its own type (e.g.
-        ``UnreadableFrameError`` for a file that cannot be decoded).
+        Whatever reading or locating a frame raised, with its own type (e.g.
+        ``UnreadableFrameError`` for a file that cannot be decoded, or a
+        generator's own error), after every frame before it was stored; with
+        a client, also whatever a worker raised.
 
     Examples
     --------
@@ -256,22 +405,27 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     >>> sorted(features['frame'].unique().tolist())
     [0, 1, 2]
     """
-    _check_batch_args(frames, output, kwargs, client)
+    _check_batch_args(frames, output, kwargs, client, diameter)
     n_workers = _n_workers(processes, output)
+    record = _locate_record(diameter, kwargs)
     if resume:
         frames = _after_processed(frames, output)
+        _check_resumed_record(output, record)
+    write = None
     if meta:
+        _check_meta_target(meta)
         source = getattr(frames, "filename", None)
         info = dict(timestamp=datetime.datetime.now(datetime.timezone.utc)
                     .strftime("%Y-%m-%d-%H%M%S"),
                     streamtrack_version=__version__, source=source, diameter=diameter,
                     **kwargs)
-        write_meta(info, meta)
+        write = partial(_write_meta, info, meta)
     collected = []
     columns = None
     kwargs["diameter"] = diameter
     for _, features in _batch_iter(frames, output, n_workers, after_locate,
-                                   partial(locate, **kwargs), client):
+                                   partial(locate, **kwargs), client,
+                                   _recorder(output, record, write)):
         if columns is None:
             columns = list(features.columns)
         if output is None and len(features):

@@ -240,6 +240,8 @@ def located(frames, curried, client):
         Whatever a task raised on a worker, re-raised with its own type
         (e.g. :class:`streamtrack.frames.UnreadableFrameError`) after every
         earlier frame was yielded; the tasks still in flight are cancelled.
+        Likewise whatever ``frames`` raised when the driver read from it (a
+        generator's own error), after every frame it gave before.
     OSError
         The scheduler at an address cannot be reached.
     """
@@ -266,20 +268,30 @@ def located(frames, curried, client):
                                  key=f"streamtrack-locate-{run}-{next(tasks)}")
 
         def submit_next():
-            nonlocal max_run, unsent
+            nonlocal max_run, unsent, failed
             run_length = length
             if unsent is not None:
                 # shorter runs towards the end, so that the workers finish
                 # together instead of one idling while another ends a long run
                 run_length = max(1, min(length, unsent // threads))
                 unsent -= run_length
-            batch = list(itertools.islice(items, run_length))
+            batch = []
+            if failed is None:
+                # reading on the driver runs the caller's iterator (a
+                # generator may raise): the frames it gave before are still
+                # located and yielded, then its error propagates
+                try:
+                    for item in itertools.islice(items, run_length):
+                        batch.append(item)
+                except Exception as exc:  # noqa: BLE001 - re-raised after those frames
+                    failed = exc
             if batch:
                 if scattered is None:  # pixels travel with the task: cap the bytes
                     max_run = max(1, min(MAX_RUN, MAX_RUN_BYTES // max(batch[0][1].nbytes, 1)))
                 pending.append((submit(batch), batch))
             return bool(batch)
 
+        failed = None  # what reading a frame on the driver raised
         length, size = 1, window(client)
         threads = max(1, size // 2)
         unsent = len(frames) if hasattr(frames, "__len__") else None
@@ -303,6 +315,8 @@ def located(frames, curried, client):
             else:
                 submit_next()
             yield from results
+        if failed is not None:
+            raise failed
     finally:
         if pending:
             client.cancel([future for future, _ in pending])

@@ -53,6 +53,116 @@ def _positive(value, ndim, name):
     return values
 
 
+def _is_number(value):
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real)
+
+
+def _check_options(minmass=None, maxsize=None, threshold=None, percentile=64, topn=None,
+                   max_iterations=10):
+    """Check the options that do not depend on the image; raise a one-line error.
+
+    Values that could only give a wrong or an empty result without a word
+    (a NaN ``minmass`` keeps nothing, a negative ``topn`` drops features,
+    a ``percentile`` of 150 finds no maxima) are refused here, before any
+    pixel is touched, so that ``batch`` and the command line can check them
+    before they write anything.
+
+    Raises
+    ------
+    TypeError
+        A value that is not a number (``minmass='500'``), or a ``topn`` that is
+        not an integer.
+    ValueError
+        A number out of its range.
+    """
+    for name, value, what in (("minmass", minmass, "the minimum integrated brightness"),
+                              ("maxsize", maxsize, "the largest radius of gyration"),
+                              ("threshold", threshold, "the bandpass clip level")):
+        if value is None:
+            continue
+        if not _is_number(value):
+            raise TypeError(f"{name} must be a number ({what}) or None, got {value!r} "
+                            f"({type(value).__name__}); e.g. {name}=float(value).")
+        if not np.isfinite(value) and not (name == "maxsize" and value == np.inf):
+            raise ValueError(f"{name} must be a finite number ({what}), got {value!r}; "
+                             "use a finite number, or None for the default.")
+    if maxsize is not None and not maxsize > 0:
+        raise ValueError(f"maxsize must be > 0 (the largest radius of gyration kept), got "
+                         f"{maxsize!r}; every feature would be filtered out. Use None for "
+                         "no limit.")
+    if not _is_number(percentile):
+        raise TypeError(f"percentile must be a number between 0 and 100, got {percentile!r} "
+                        f"({type(percentile).__name__}).")
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be between 0 and 100, got {percentile!r}.")
+    if topn is not None:
+        if isinstance(topn, (bool, np.bool_)) or not isinstance(topn, numbers.Integral):
+            raise TypeError(f"topn must be a positive integer (how many of the brightest "
+                            f"features to keep) or None, got {topn!r}.")
+        if topn < 1:
+            # trackpy keeps all features for 0 and drops the |topn| faintest
+            # for a negative topn: neither is what was asked for
+            raise ValueError(f"topn must be a positive integer (how many of the brightest "
+                             f"features to keep) or None to keep all, got {topn!r}.")
+    if max_iterations is not None and not _is_number(max_iterations):
+        raise TypeError(f"max_iterations must be an integer, got {max_iterations!r}.")
+
+
+def _sizes(ndim, diameter, maxsize, separation, noise_size, smoothing_size, preprocess):
+    """Normalised per-axis sizes, checked against each other and the image's ``ndim``.
+
+    Returns
+    -------
+    diameter, radius, isotropic, separation, smoothing_size, noise_size
+    """
+    defaulted_smoothing = smoothing_size is None
+    diameter = _odd_sizes(diameter, ndim, "diameter")
+    radius = tuple(d // 2 for d in diameter)
+    isotropic = len(set(radius)) == 1
+    if not isotropic and maxsize is not None:
+        raise ValueError("maxsize works only for isotropic features; drop it or give a "
+                         "single diameter.")
+    separation = (tuple(d + 1 for d in diameter) if separation is None
+                  else _positive(separation, ndim, "separation"))
+    smoothing_size = (diameter if smoothing_size is None
+                      else _odd_sizes(smoothing_size, ndim, "smoothing_size"))
+    noise_size = _positive(noise_size, ndim, "noise_size")
+    if preprocess and any(n >= s for n, s in zip(noise_size, smoothing_size)):
+        if defaulted_smoothing:
+            # smoothing_size was not given: it is the diameter, so name that
+            smallest = int(max(noise_size)) + 1
+            smallest += 1 - smallest % 2  # the smallest odd size above noise_size
+            shown = diameter[0] if isotropic else diameter
+            noise = noise_size[0] if len(set(noise_size)) == 1 else noise_size
+            raise ValueError(f"noise_size {noise} must be smaller than the diameter {shown} "
+                             "(the background smoothing size, unless smoothing_size is "
+                             f"given); use an odd diameter of at least {smallest}, or a "
+                             "smaller noise_size.")
+        raise ValueError(f"noise_size {noise_size} must be smaller than smoothing_size "
+                         f"{smoothing_size}: the smoothing length scale must be larger "
+                         "than the noise length scale.")
+    return diameter, radius, isotropic, separation, smoothing_size, noise_size
+
+
+def _narrowed(image):
+    """A 64-bit integer image as 32 bits when its values fit, else a clear error.
+
+    The integer path scales the bandpassed image to the full range of its
+    dtype in float64, which has 53 bits: at 64 bits the scaled values lose
+    precision (and the compiled kernels' results differ from numpy's). 32
+    bits are exact, and give what the same values give as int32/uint32.
+    """
+    small = np.dtype(np.int32 if image.dtype.kind == "i" else np.uint32)
+    info = np.iinfo(small)
+    low, high = image.min(), image.max()
+    if low < info.min or high > info.max:
+        raise ValueError(f"raw_image has dtype {image.dtype} with values from {low} to {high}, "
+                         f"beyond {small.name}'s range: locate would lose precision. Scale "
+                         f"the values into that range first, e.g. "
+                         f"(image // 2**8).astype(np.{small.name}).")
+    return image.astype(small)
+
+
 def _validate_image(raw_image, diameter):
     frame_no = getattr(raw_image, "frame_no", None)
     if not hasattr(raw_image, "shape") or not hasattr(raw_image, "dtype"):
@@ -61,9 +171,9 @@ def _validate_image(raw_image, diameter):
         except Exception as exc:  # noqa: BLE001 - anything unconvertible
             raise TypeError(f"raw_image must be an array, got {type(raw_image).__name__}.") from exc
     image = np.squeeze(np.asarray(raw_image))
-    if image.dtype.kind not in "uif":
-        raise TypeError(f"raw_image must hold integers or floats, got dtype {image.dtype}; "
-                        "convert it, e.g. image.astype(np.uint16).")
+    if image.dtype.kind not in "uif" or image.dtype.itemsize > 8:
+        raise TypeError(f"raw_image must hold integers or floats of at most 64 bits, got "
+                        f"dtype {image.dtype}; convert it, e.g. image.astype(np.uint16).")
     if image.ndim not in (2, 3) and not (hasattr(diameter, "__iter__") and len(diameter) == image.ndim):
         raise ValueError(f"raw_image must be 2-D (y, x) or 3-D (z, y, x); got shape "
                          f"{np.shape(raw_image)}. For a movie, locate one frame at a time "
@@ -73,12 +183,54 @@ def _validate_image(raw_image, diameter):
                          "image; pick one channel, e.g. image[:, :, 1] (or a pipeline such as "
                          "@streamtrack.pipeline def green(im): return im[:, :, 1]). For a 3-D "
                          "volume, pass diameter as a tuple (dz, dy, dx).")
+    if min(image.shape) == 0:
+        raise ValueError(f"raw_image is empty (shape {image.shape}).")
+    if image.dtype == np.float16:
+        # scipy's filters have no float16 loops; float32 holds every float16
+        # value exactly, so the result is that of the float32 image
+        image = image.astype(np.float32)
+    elif image.dtype.kind in "iu" and image.dtype.itemsize == 8:
+        image = _narrowed(image)
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise ValueError("raw_image contains NaN or infinite pixels; replace them first, "
                          "e.g. np.nan_to_num(image, nan=0.0).")
-    if min(image.shape) == 0:
-        raise ValueError(f"raw_image is empty (shape {image.shape}).")
     return image, frame_no
+
+
+def check_arguments(raw_image, diameter, minmass=None, maxsize=None, separation=None,
+                    noise_size=1, smoothing_size=None, threshold=None, invert=False,
+                    percentile=64, topn=None, preprocess=True, max_iterations=10,
+                    filter_before=None, filter_after=None, characterize=True,
+                    engine='auto'):
+    """Raise the error :func:`locate` would raise for these arguments, locating nothing.
+
+    For callers that must refuse bad input before they write anything (the
+    command line checks the first frame before it opens its output).
+
+    Parameters
+    ----------
+    raw_image, diameter, ...
+        As for :func:`locate`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`locate` raises them.
+    """
+    _check_call(filter_before, engine, minmass, maxsize, threshold, percentile, topn,
+                max_iterations)
+    image, _ = _validate_image(raw_image, diameter)
+    _sizes(image.ndim, diameter, maxsize, separation, noise_size, smoothing_size, preprocess)
+
+
+def _check_call(filter_before, engine, minmass, maxsize, threshold, percentile, topn,
+                max_iterations):
+    if filter_before is not None:
+        raise ValueError("filter_before is not supported (as in trackpy); features are "
+                         "filtered after refinement: use minmass / maxsize.")
+    if engine not in ("auto", "python", "numba"):
+        raise ValueError(f"engine must be 'auto', 'python' or 'numba', got {engine!r}.")
+    _check_options(minmass, maxsize, threshold, percentile, topn, max_iterations)
 
 
 def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
@@ -96,13 +248,16 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     ----------
     raw_image : array
         2-D image (y, x), or 3-D volume (z, y, x); uint8, uint16, other
-        integers or floats. A ``frame_no`` attribute adds a ``frame`` column.
+        integers or floats. float16 is located as float32 (exactly the same
+        values); 64-bit integers as 32-bit ones when their values fit (else
+        a ValueError). A ``frame_no`` attribute adds a ``frame`` column.
     diameter : odd int or tuple of odd ints
         Feature size in pixels (per axis if a tuple; z, y, x order).
     minmass : float, optional
-        Minimum integrated brightness (``mass``) of a feature. Default 0.
+        Minimum integrated brightness (``mass``) of a feature; finite.
+        Default 0.
     maxsize : float, optional
-        Maximum radius of gyration (isotropic features only).
+        Maximum radius of gyration (isotropic features only); > 0.
     separation : float or tuple, optional
         Minimum distance between features. Default ``diameter + 1``.
     noise_size : float or tuple, optional
@@ -115,10 +270,11 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     invert : bool, optional
         Look for dark features on a bright background. Default False.
     percentile : float, optional
-        Maxima must be brighter than this percentile of the nonzero bandpassed
-        pixels. Default 64.
+        Maxima must be brighter than this percentile (0 to 100) of the
+        nonzero bandpassed pixels. Default 64.
     topn : int, optional
-        Keep only the ``topn`` brightest features.
+        Keep only the ``topn`` (>= 1) brightest features. (trackpy keeps all
+        for 0 and drops some for a negative ``topn``; both are errors here.)
     preprocess : bool, optional
         Bandpass the image first. Default True.
     max_iterations : int, optional
@@ -144,11 +300,15 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     ------
     ValueError
         Even, non-integer or non-positive ``diameter``; an image that is not
-        2-D/3-D; an RGB frame; NaN/inf pixels; ``noise_size >= smoothing_size``;
-        ``maxsize`` with an anisotropic diameter; ``filter_before``; an
-        unknown ``engine``.
+        2-D/3-D; an RGB frame; NaN/inf pixels; a 64-bit integer image beyond
+        the 32-bit range; ``noise_size >= smoothing_size`` (a ``diameter``
+        too small for ``noise_size``); ``maxsize`` with an anisotropic
+        diameter or <= 0; a NaN or infinite ``minmass`` or ``threshold``;
+        ``percentile`` outside 0-100; ``topn`` < 1; ``filter_before``; an
+        unknown ``engine``. All raised before any pixel is processed.
     TypeError
-        A non-numeric image or parameter.
+        A non-numeric image or parameter (``minmass='500'``), a ``topn``
+        that is not an integer.
 
     Examples
     --------
@@ -158,31 +318,15 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     >>> list(f.columns)
     ['y', 'x', 'mass', 'size', 'ecc', 'signal', 'raw_mass', 'ep', 'frame']
     """
-    if filter_before is not None:
-        raise ValueError("filter_before is not supported (as in trackpy); features are "
-                         "filtered after refinement: use minmass / maxsize.")
+    _check_call(filter_before, engine, minmass, maxsize, threshold, percentile, topn,
+                max_iterations)
     if filter_after is not None:
         warnings.warn("filter_after is deprecated and ignored: filtering is always on.",
                       DeprecationWarning, stacklevel=2)
-    if engine not in ("auto", "python", "numba"):
-        raise ValueError(f"engine must be 'auto', 'python' or 'numba', got {engine!r}.")
     image, frame_no = _validate_image(raw_image, diameter)
     ndim = image.ndim
-    diameter = _odd_sizes(diameter, ndim, "diameter")
-    radius = tuple(d // 2 for d in diameter)
-    isotropic = len(set(radius)) == 1
-    if not isotropic and maxsize is not None:
-        raise ValueError("maxsize works only for isotropic features; drop it or give a "
-                         "single diameter.")
-    separation = (tuple(d + 1 for d in diameter) if separation is None
-                  else _positive(separation, ndim, "separation"))
-    smoothing_size = (diameter if smoothing_size is None
-                      else _odd_sizes(smoothing_size, ndim, "smoothing_size"))
-    noise_size = _positive(noise_size, ndim, "noise_size")
-    if preprocess and any(n >= s for n, s in zip(noise_size, smoothing_size)):
-        raise ValueError(f"noise_size {noise_size} must be smaller than smoothing_size "
-                         f"{smoothing_size}: the smoothing length scale must be larger "
-                         "than the noise length scale.")
+    diameter, radius, isotropic, separation, smoothing_size, noise_size = _sizes(
+        ndim, diameter, maxsize, separation, noise_size, smoothing_size, preprocess)
     if max_iterations is None or max_iterations <= 0:
         warnings.warn("max_iterations has to be larger than 0; setting it to 1.", stacklevel=2)
         max_iterations = 1

@@ -1,4 +1,4 @@
-"""The ``streamtrack`` command line: ``locate``, ``link``, ``track``, ``demo``.
+"""The ``streamtrack`` command line: ``locate``, ``link``, ``track``, ``demo``, ``check``.
 
 Examples
 --------
@@ -9,8 +9,10 @@ Examples
     streamtrack track 'movie/*.png' -d 11 -s 3 --channel 1 --invert -o tracks.h5
     streamtrack locate 'movie/*.png' -d 11 --scheduler tcp://host:8786 -o features.h5
     streamtrack demo
+    streamtrack check features.h5      # reads it all; exit 0 when sound
 """
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -26,14 +28,92 @@ STORES = {
 }
 
 
+# Option types: argparse puts "argument -d/--diameter: " before the message
+# of an ArgumentTypeError, and exits with code 2 (a usage error).
 def _odd_or_tuple(text):
-    parts = [int(p) for p in text.split(",")]
+    try:
+        parts = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an odd integer such as 11, or one per axis such as 9,11; got "
+            f"{text!r}") from None
+    if any(p <= 0 or p % 2 == 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected odd positive integers (feature sizes are odd: round up), got {text!r}")
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
 def _float_or_tuple(text):
-    parts = [float(p) for p in text.split(",")]
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number such as 5, or one per axis such as 3,5; got {text!r}") from None
+    if not all(np.isfinite(parts)):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
     return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def _int_at_least(low, what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+def _workers(text):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of workers >= 1, "
+                                         f"got {text!r}")
+    return value
+
+
+def _odd_int(text):
+    value = _odd_or_tuple(text)
+    if isinstance(value, tuple):
+        raise argparse.ArgumentTypeError(f"expected one odd integer such as 11, got {text!r}")
+    return value
+
+
+def _finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _add_movie_options(p):
@@ -42,15 +122,16 @@ def _add_movie_options(p):
                    help="a quoted glob ('movie/*.png'), a folder, a (multi-page) TIFF, "
                         "or several image files")
     p.add_argument("-o", "--output", required=True, help="HDF5 store to write")
-    p.add_argument("--channel", type=int, default=None,
+    p.add_argument("--channel", type=_int_at_least(0, "a channel number >= 0 (0=red, "
+                                                      "1=green, 2=blue, 3=alpha)"),
+                   default=None,
                    help="colour channel to analyse for RGB(A) frames (0=red, 1=green, ...)")
     p.add_argument("--store", choices=sorted(STORES), default="frames",
                    help="store layout: frames=PandasHDFStore (default), "
                         "big=PandasHDFStoreBig, single=PandasHDFStoreSingleNode, "
                         "chunked=PandasHDFStoreChunked (for long movies: flat cost at any "
                         "length, nothing lost if the process is killed)")
-    p.add_argument("--processes", default="auto",
-                   type=lambda s: s if s == "auto" else int(s),
+    p.add_argument("--processes", default="auto", type=_workers,
                    help="parallel locate workers ('auto' = all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="locate on a Dask cluster: its scheduler address (tcp://host:8786); "
@@ -125,10 +206,85 @@ def _open_frames(sources, channel):
         def pick_channel(image):
             if image.ndim != 3:
                 raise ValueError(f"--channel {channel} given, but frames are not colour "
-                                 f"images (shape {image.shape}).")
+                                 f"images (shape {image.shape}); leave --channel out.")
+            if channel >= image.shape[-1]:
+                raise ValueError(f"--channel {channel} is out of range: the frames have "
+                                 f"{image.shape[-1]} channels (shape {image.shape}); pick "
+                                 f"one of 0-{image.shape[-1] - 1}, e.g. --channel 1 (green).")
             return image[..., channel]
         frames = pick_channel(frames)
     return frames
+
+
+def _checked_frames(args):
+    """Open the movie and check every option on its first frame, writing nothing.
+
+    The output is opened (and with --overwrite emptied) only after this
+    returns, so a bad option never costs a stored frame or leaves a file.
+    """
+    from streamtrack._locate import check_arguments
+
+    _check_output_path(args.output, getattr(args, "meta", None))
+    frames = _open_frames(args.frames, args.channel)
+    _check_not_an_input(frames, args)
+    if len(frames) == 0:
+        raise ValueError(f"{' '.join(args.frames)} holds no frames; check the path.")
+    first = frames[0]  # decodes one frame, through the channel selection
+    if args.channel is None and first.ndim == 3 and first.shape[-1] in (3, 4) and \
+            not isinstance(args.diameter, tuple):
+        raise ValueError(f"the frames are colour images (shape {first.shape}); choose the "
+                         "channel to analyse with --channel N (0=red, 1=green, 2=blue), e.g. "
+                         "--channel 1.")
+    check_arguments(first, args.diameter, **_locate_kwargs(args))
+    if hasattr(args, "search_range"):  # track: the link options too
+        from streamtrack.linking import Linker
+        from streamtrack.linking._api import check_search_range
+
+        Linker(args.search_range, **_link_kwargs(args))
+        check_search_range(args.search_range, ["z", "y", "x"][-np.squeeze(first).ndim:])
+    return frames
+
+
+def _check_not_an_input(frames, args):
+    """-o and --meta must not name a frame file: --overwrite (or the meta file,
+    written at the first frame) would replace part of the movie."""
+    inputs = {os.path.realpath(f) for f in (frames.filenames or [])}
+    inputs.update(os.path.realpath(f) for f in args.frames if os.path.isfile(f))
+    for option, target in (("-o/--output", args.output), ("--meta", getattr(args, "meta", None))):
+        if target is not None and os.path.realpath(target) in inputs:
+            raise ValueError(f"{option} {target} is one of the input frames; writing there "
+                             "would replace part of the movie: choose another path.")
+    meta = getattr(args, "meta", None)
+    if meta is not None and os.path.realpath(meta) == os.path.realpath(args.output):
+        raise ValueError(f"--meta {meta} is the output store (-o); choose another path, "
+                         "e.g. run.yml.")
+
+
+def _check_output_path(path, meta=None):
+    for option, target in (("-o/--output", path), ("--meta", meta)):
+        if target is None:
+            continue
+        folder = os.path.dirname(os.path.abspath(target))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{option} {target}: the folder {folder} does not exist; "
+                                    "create it first or choose another path.")
+        if os.path.isdir(target):
+            raise IsADirectoryError(f"{option} {target} is a folder; give a file name, e.g. "
+                                    f"{os.path.join(target, 'features.h5')}.")
+
+
+def _connect(address):
+    """A client of the scheduler at ``address``, connected before the output is touched."""
+    if address is None:
+        return None
+    from streamtrack._distributed import _import_distributed
+
+    distributed = _import_distributed()
+    try:
+        return distributed.Client(address, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise OSError(f"--scheduler {address}: cannot connect ({exc}); check the address "
+                      "and that the scheduler runs.") from None
 
 
 def _open_output(path, kind, overwrite, resume=False):
@@ -136,14 +292,21 @@ def _open_output(path, kind, overwrite, resume=False):
 
     import streamtrack as tp
     from streamtrack.stores import open_store
+    from streamtrack.stores._integrity import holds_store
 
-    if os.path.exists(path):
-        if resume:
-            return open_store(path)  # whatever layout the first run chose
+    # a chunked store whose entry file is missing is still a store: its
+    # chunks are data (opening it rebuilds the entry file)
+    orphan = not os.path.exists(path) and holds_store(path + ".chunks")
+    if os.path.exists(path) or orphan:
+        if resume:  # whatever layout the first run chose
+            return tp.PandasHDFStoreChunked(path) if orphan else open_store(path)
         if not overwrite:
-            raise FileExistsError(f"{path} exists; pass --resume to continue the run that "
+            what = (f"{path} is missing but {path}.chunks holds a chunked store" if orphan
+                    else f"{path} exists")
+            raise FileExistsError(f"{what}; pass --resume to continue the run that "
                                   "wrote it, --overwrite to replace it, or choose another -o.")
-        os.remove(path)
+        if not orphan:
+            os.remove(path)
         if os.path.isdir(path + ".chunks"):
             shutil.rmtree(path + ".chunks")
     return getattr(tp, STORES[kind])(path)
@@ -168,28 +331,81 @@ def _progress(total, desc, quiet):
     return bar
 
 
+#: the store's record of the input options that are not locate's own
+INPUT_RECORD = "locate_input"
+
+
+@contextlib.contextmanager
+def _output(args, resume=False):
+    """``_open_output``, removing the store again if this run made it and the run
+    failed before a single frame was located (a failure leaves no empty file)."""
+    existed = os.path.exists(args.output)
+    store = _open_output(args.output, args.store, args.overwrite, resume)
+    located = []  # after_locate appends: from then on the store is kept
+    try:
+        with store:
+            yield store, located
+    except Exception:
+        if not located and not (existed and resume):
+            _remove_new_store(args.output)
+        raise
+
+
+def _remove_new_store(path):
+    import shutil
+
+    for target in (path, path + ".chunks"):
+        if os.path.isdir(target):
+            shutil.rmtree(target, ignore_errors=True)
+        elif os.path.exists(target):
+            os.remove(target)
+
+
+def _check_resumed_input(store, args):
+    """``--resume`` must use the locate options and --channel of the run it continues."""
+    from streamtrack._batch import _check_resumed_record, _locate_record
+
+    _check_resumed_record(store, _locate_record(args.diameter, _locate_kwargs(args)))
+    saved = store.metadata.get(INPUT_RECORD) if hasattr(store, "metadata") else None
+    if saved is not None and saved.get("channel") != args.channel:
+        raise ValueError(f"--resume must use the options of the run it continues; the "
+                         f"store was written with --channel {saved.get('channel')}, this run "
+                         f"gives {args.channel}. Resume with the stored value, or locate into "
+                         "a new store.")
+
+
 def cmd_locate(args):
     import streamtrack as tp
 
     tp.quiet()  # the progress bar replaces per-frame log lines
-    frames = _open_frames(args.frames, args.channel)
+    frames = _checked_frames(args)
+    client = _connect(args.scheduler)
     counts = []
-    with _open_output(args.output, args.store, args.overwrite, args.resume) as store:
-        if args.resume:
-            from streamtrack._batch import _after_processed
+    try:
+        with _output(args, args.resume) as (store, located):
+            if args.resume:
+                from streamtrack._batch import _after_processed
 
-            frames = _after_processed(frames, store)
-        total = len(frames) if hasattr(frames, "__len__") else None
-        bar = _progress(total, "locate", args.quiet)
-        def after_locate(frame_no, features):
-            counts.append(len(features))
-            bar.update(1)
-            bar.set_postfix(features=len(features))
-            return features
-        with bar:
-            tp.batch(frames, args.diameter, output=store, processes=args.processes,
-                     after_locate=after_locate, meta=args.meta, client=args.scheduler,
-                     **_locate_kwargs(args))
+                _check_resumed_input(store, args)  # before --meta or the store is written
+                frames = _after_processed(frames, store)
+            total = len(frames) if hasattr(frames, "__len__") else None
+            bar = _progress(total, "locate", args.quiet)
+
+            def after_locate(frame_no, features):
+                if not located and hasattr(store, "save_metadata"):
+                    store.save_metadata(INPUT_RECORD, {"channel": args.channel})
+                located.append(frame_no)
+                counts.append(len(features))
+                bar.update(1)
+                bar.set_postfix(features=len(features))
+                return features
+            with bar:
+                tp.batch(frames, args.diameter, output=store, processes=args.processes,
+                         after_locate=after_locate, meta=args.meta, client=client,
+                         **_locate_kwargs(args))
+    finally:
+        if client is not None:
+            client.close()
     print(f"{len(counts)} frames, {sum(counts)} features "
           f"({np.mean(counts) if counts else 0:.1f} per frame) -> {args.output}")
     return 0
@@ -207,6 +423,7 @@ def cmd_link(args):
                          "predictor's state; link with --predict in one run.")
     kwargs = _link_kwargs(args)
     with open_store(args.store) as store:
+        _check_link_input(store, args)  # before the first frame is rewritten
         if predictor is None:
             # checkpointed: 'link --resume' continues a killed run, or links
             # frames appended since, with the same ids an unbroken run gives
@@ -232,24 +449,42 @@ def cmd_link(args):
     return 0
 
 
-def _track_into(store, frames, args, bar):
+def _check_link_input(store, args):
+    """Check the link options against the store's first frame, writing nothing.
+
+    A search range with one value per axis of other data would otherwise
+    fail only at the second frame, after the first was rewritten and the
+    run's options recorded over those of the last complete link.
+    """
+    from streamtrack.linking import Linker
+    from streamtrack.linking._api import _pos_columns, check_search_range
+
+    Linker(args.search_range, **_link_kwargs(args))
+    for t in store.frames:
+        frame = store.get(t)
+        if len(frame):
+            check_search_range(args.search_range, _pos_columns(frame.columns, None))
+            return
+
+
+def _track_into(store, frames, args, bar, located=None, client=None):
     """Locate and link in one streaming pass; returns (frames, features, ids)."""
     import streamtrack as tp
     from streamtrack.linking import LinkingOutput
 
     output = LinkingOutput(store, args.search_range, **_link_kwargs(args))
     counts = []
+    located = [] if located is None else located
 
     def after_locate(frame_no, features):
+        located.append(frame_no)
         counts.append(len(features))
         bar.update(1)
         bar.set_postfix(features=len(features), trajectories=output.linker.next_id)
         return features
 
-    # demo's settings have no scheduler: it always runs locally
     tp.batch(frames, args.diameter, output=output, processes=args.processes,
-             after_locate=after_locate, client=getattr(args, "scheduler", None),
-             **_locate_kwargs(args))
+             after_locate=after_locate, client=client, **_locate_kwargs(args))
     return len(counts), sum(counts), output.linker.next_id
 
 
@@ -260,10 +495,16 @@ def cmd_track(args):
     if args.predict != "none":
         raise ValueError("--predict needs the linked frames in order; run 'streamtrack "
                          "locate' then 'streamtrack link --predict ...'.")
-    frames = _open_frames(args.frames, args.channel)
-    with _open_output(args.output, args.store, args.overwrite) as store, \
-            _progress(len(frames), "track", args.quiet) as bar:
-        n_frames, n_features, n_ids = _track_into(store, frames, args, bar)
+    frames = _checked_frames(args)
+    client = _connect(args.scheduler)
+    try:
+        with _output(args) as (store, located), \
+                _progress(len(frames), "track", args.quiet) as bar:
+            n_frames, n_features, n_ids = _track_into(store, frames, args, bar, located,
+                                                      client)
+    finally:
+        if client is not None:
+            client.close()
     print(f"{n_frames} frames, {n_features} features, {n_ids} trajectories -> {args.output}")
     return 0
 
@@ -289,10 +530,18 @@ def cmd_demo(args):
     from streamtrack import synthetic
 
     tp.quiet()
+    if args.output is not None and os.path.exists(args.output) and \
+            not os.path.isdir(args.output):
+        raise NotADirectoryError(f"-o {args.output} is a file; demo -o takes a folder "
+                                 "(demo.h5 is written there).")
+    if args.output is not None and os.path.exists(os.path.join(args.output, "demo.h5")) \
+            and not args.overwrite:
+        raise FileExistsError(f"{os.path.join(args.output, 'demo.h5')} exists; pass "
+                              "--overwrite to replace it, or choose another -o folder.")
     workdir = args.output or tempfile.mkdtemp(prefix="streamtrack-demo-")
     os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, "demo.h5")
-    if os.path.exists(path):
+    if os.path.exists(path):  # --overwrite
         os.remove(path)
     print(f"Synthetic movie: {args.n_particles} Brownian particles, {args.n_frames} frames of "
           f"{args.size}x{args.size} px, known positions and trajectories (seed {args.seed}).")
@@ -365,8 +614,33 @@ def pd_frame(true_ids, particle_ids):
     return np.column_stack([true_ids, particle_ids]).astype(np.int64)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (argparse prints the whole usage block first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def cmd_check(args):
+    """Report on a whole store: a summary line, then one line per problem."""
+    import warnings
+
+    from streamtrack.stores._integrity import check_store
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the report says it all, once
+        summary, problems, notes = check_store(args.store)
+    print(summary)
+    for line in notes:
+        print(f"note: {line}")
+    for line in problems:
+        print(f"problem: {line}")
+    print(f"{len(problems)} problem(s)" if problems else "sound")
+    return 1 if problems else 0
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="streamtrack",
         description="Streaming, trackpy-compatible particle tracking.")
     parser.add_argument("--version", action="version",
@@ -406,29 +680,50 @@ def build_parser():
     p = sub.add_parser("demo", help="run the pipeline on a built-in synthetic movie",
                        description="Generate a synthetic movie with known truth, run "
                                    "locate on it and compare with the truth.")
-    p.add_argument("--n-particles", type=int, default=30)
-    p.add_argument("--n-frames", type=int, default=100)
-    p.add_argument("--size", type=int, default=384, help="frame width and height, px")
-    p.add_argument("-d", "--diameter", type=int, default=11)
-    p.add_argument("--minmass", type=float, default=500,
+    p.add_argument("--n-particles", type=_int_at_least(1, "a number of particles >= 1"),
+                   default=30)
+    p.add_argument("--n-frames", type=_int_at_least(1, "a number of frames >= 1"),
+                   default=100)
+    p.add_argument("--size", type=_int_at_least(16, "a frame size of at least 16 px"),
+                   default=384, help="frame width and height, px")
+    p.add_argument("-d", "--diameter", type=_odd_int, default=11)
+    p.add_argument("--minmass", type=_finite_float, default=500,
                    help="minimum feature mass (synthetic spots have ~1900, noise < 150)")
-    p.add_argument("-s", "--search-range", type=float, default=5)
-    p.add_argument("--memory", type=int, default=3)
-    p.add_argument("--diffusion", type=float, default=0.25, help="px^2 per frame")
+    p.add_argument("-s", "--search-range", type=_positive_float, default=5)
+    p.add_argument("--memory", type=_int_at_least(0, "a number of frames >= 0"), default=3)
+    p.add_argument("--diffusion", type=_non_negative_float, default=0.25,
+                   help="px^2 per frame")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="folder for demo.h5 (default: a temp dir)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a demo.h5 already in the -o folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("check", help="read a whole store and report damage",
+                       description="Read every frame of a store (any of trackpy's three "
+                                   "layouts, or the chunked one: every chunk checksum and "
+                                   "journal too). Exit code 0 when sound; otherwise 1, with "
+                                   "one line per problem.")
+    p.add_argument("store", help="HDF5 store written by streamtrack or trackpy")
+    p.set_defaults(func=cmd_check)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    import warnings
+
     from streamtrack.exceptions import StoreError, SubnetOversizeException
+    from streamtrack.exceptions import StoreDamageWarning
 
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            # a store that lost data stops the command with the store's
+            # message (a StoreError too); 'check' reports it instead
+            warnings.simplefilter("error", StoreDamageWarning)
+            return args.func(args)
     except (ValueError, TypeError, OSError, ImportError, StoreError,
             SubnetOversizeException) as exc:
         # user errors: one clear line, no traceback
