@@ -22,13 +22,14 @@ from napari.utils.notifications import show_error
 from psygnal import Signal
 
 import streamtrack
-from streamtrack.exceptions import StoreError, SubnetOversizeException
+from streamtrack.exceptions import StoreError, StoreLockedError, SubnetOversizeException
 from streamtrack.predict import DriftPredict, NearestVelocityPredict
 from streamtrack.stores.detect import open_store, store_layout
 
 from .. import _reader, _settings, _window
 from .._layers import T_COLUMN, features_from_points, points_data, split_frames, tracks_data
-from ._common import CompileNotice, layer_geometry, put_layer
+from ._common import (CompileNotice, describe, layer_geometry, one_line, put_layer, reporting,
+                      worker_error)
 
 SETTINGS = "link"
 DEFAULTS = {"search_range": 5.0, "memory": 0, "adaptive_stop": 0.0, "adaptive_step": 0.95,
@@ -179,10 +180,19 @@ def _link_table(table: pd.DataFrame, record: dict):
         return exc
 
 
-def _drive(gen):
-    # thread_worker needs a generator *function*; the widget keeps ``gen`` to close it
-    # (and so the store) when the worker is cancelled
-    return (yield from gen)
+def _refuse_if_locked(path: str) -> None:
+    """Raise the core's ``StoreLockedError`` if another process writes the HDF5 file ``path``.
+
+    HDF5 locks a file against readers while a process writes it, so a store
+    being written looks unreadable; saying "not a store" would send the user
+    after the wrong problem.
+    """
+    try:
+        streamtrack.PandasHDFStore(path, mode="r").close()
+    except StoreLockedError:
+        raise
+    except Exception:  # noqa: BLE001 - not locked: the caller explains what it is
+        pass
 
 
 class LinkWidget(Container):
@@ -294,7 +304,8 @@ class LinkWidget(Container):
                   "version": streamtrack.__version__}
         if self.source.value == FILE:
             path = self.store_file.value
-            if not path or Path(path).is_dir():
+            # an empty line reads as the current folder: look at the text
+            if not path or not self.store_file.line_edit.value.strip():
                 raise ValueError("No store file chosen: pick one, or set Link to "
                                  f"'{LAYER}'.")
             # the Points layer of that store, if Locate (or the reader) made one
@@ -315,13 +326,21 @@ class LinkWidget(Container):
         return _Job(_base_name(layer.name), record, layer=layer, table=table)
 
     def _store_job(self, path, name, record, layer) -> _Job:
+        if os.path.isdir(path):
+            raise ValueError(f"{path} is a folder: choose the store file (.h5) in it.")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"The store {path} is missing: locate the features "
                                     "again, or choose the file where it is now.")
         if store_layout(path) is None:
+            _refuse_if_locked(path)  # the layout check cannot tell a locked file
             raise ValueError(f"{path} is not a framewise store (trackpy HDF5 layout).")
-        with open_store(path, mode="r") as store:
-            frames, meta = tuple(store.frames), store.metadata
+        try:
+            with open_store(path, mode="r") as store:
+                frames, meta = tuple(store.frames), store.metadata
+        except StoreError:
+            raise  # the core's messages name the store
+        except Exception as exc:  # noqa: BLE001 - a damaged file: say which, keep the cause
+            raise StoreError(f"Cannot read the store {path}: {describe(exc)}") from exc
         if not frames:
             raise ValueError(f"The store {path} holds no frames.")
         diameter = (meta.get("locate") or {}).get("diameter")
@@ -347,7 +366,9 @@ class LinkWidget(Container):
         else:
             self._gen, total = _link_table(job.table, job.record), job.table["frame"].nunique()
         self._total = total
-        worker = thread_worker(_drive, progress={"total": total, "desc": "Linking"},
+        # ``reporting`` is the generator function thread_worker needs; the widget keeps
+        # ``gen`` to close it (and so the store) when the worker is cancelled
+        worker = thread_worker(reporting, progress={"total": total, "desc": "Linking"},
                                ignore_errors=True)(self._gen)
         worker.yielded.connect(self._on_yielded)
         worker.returned.connect(self._on_returned)
@@ -389,7 +410,7 @@ class LinkWidget(Container):
         self.status.value = f"Linked {self._total} frames: {n} trajectories{where}."
 
     def _on_errored(self, exc):
-        self._report(self._explain(exc))
+        self._report(self._explain(worker_error(exc)))
 
     def _on_aborted(self):
         self._gen.close()  # the worker stopped at a yield: finish the store here
@@ -416,13 +437,14 @@ class LinkWidget(Container):
                     f"{self._job.record['search_range']:g} of each other ({exc}). Lower "
                     "search range, or turn on adaptive search (adaptive stop, e.g. 1).")
         else:
-            text = f"Linking failed: {type(exc).__name__}: {exc}"
+            text = f"Linking failed: {describe(exc)}"
         if self._job.store and self._n_done:
             text += (f" The store is intact: its first {self._n_done} frames have "
                      "'particle'; later frames were not linked by this run.")
         return text
 
     def _report(self, message: str):
+        message = one_line(message)
         self.status.value = message
         show_error(message)
 

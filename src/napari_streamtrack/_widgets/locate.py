@@ -9,6 +9,7 @@ in a napari worker that yields once per stored frame (progress bar,
 Cancel). Layers are touched only in main-thread callbacks.
 """
 import os
+import tempfile
 from types import SimpleNamespace
 
 import napari
@@ -27,7 +28,7 @@ import streamtrack
 from .. import _reader, _settings, _window
 from .._layers import points_data
 from . import _locate_params
-from ._common import CompileNotice, layer_geometry, put_layer
+from ._common import CompileNotice, describe, layer_geometry, put_layer, reporting, worker_error
 from ._histogram import MassHistogram
 from ._preview import LatestJob
 
@@ -39,6 +40,9 @@ PREVIEW_STYLE = dict(symbol="square", border_color="yellow")
 FEATURES_STYLE = dict(symbol="disc", border_color="red")
 
 LAYER_EVENTS = ("inserted", "removed", "reordered")
+# HDF5 files start with this signature, at byte 0 or after a user block of
+# 512, 1024, 2048, ... bytes
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 class _LocateWorker(GeneratorWorker):
@@ -77,9 +81,67 @@ def _locate_frames(frames, probe, kwargs, open_store, record, processes):
         store.close()
 
 
-def _relay(job):
-    # a generator function for the worker; the widget keeps ``job`` to close it
-    yield from job
+def _is_hdf5(path: str) -> bool:
+    """``path`` holds HDF5's signature (read directly: HDF5's own check needs
+    the file lock, which a writer in another process holds)."""
+    size, offset = os.path.getsize(path), 0
+    with open(path, "rb") as handle:
+        while offset + len(HDF5_SIGNATURE) <= size:
+            handle.seek(offset)
+            if handle.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else 2 * offset
+    return False
+
+
+def check_store_path(path: str) -> None:
+    """Refuse a store path a run could not write, before anything starts.
+
+    Nothing is created: the folder is tested with an unnamed temporary file
+    (``O_TMPFILE`` where the system has it), so the check also sees what
+    permissions do not say, e.g. a read-only or pseudo file system, which
+    stop even root.
+
+    Parameters
+    ----------
+    path : str
+        Absolute path of the store file.
+
+    Raises
+    ------
+    ValueError
+        One line naming the path and the fix: the path is a folder, its
+        folder is missing or is a file, the folder cannot be written, or an
+        existing file is not HDF5 (it is left alone, not overwritten).
+    """
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder: give the store a file name in it, e.g. "
+                         f"{os.path.join(path, 'features.h5')}.")
+    folder = os.path.dirname(path)
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{existing} is a file, not a folder: choose a store file in a "
+                         f"folder (store {path}).")
+    if existing != folder:
+        raise ValueError(f"The folder {folder} does not exist: create it, or choose a store "
+                         "file in an existing folder.")
+    if os.path.exists(path):
+        try:
+            hdf5 = _is_hdf5(path)
+        except OSError as exc:
+            raise ValueError(f"Cannot read {path} ({exc.strerror or exc}): choose another "
+                             "store file.") from None
+        if not hdf5:
+            raise ValueError(f"{path} exists and is not an HDF5 file: choose another store "
+                             "file (this one is left as it is).")
+        return  # written in place: the folder itself need not be writable
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ValueError(f"Cannot write in the folder {folder} ({exc.strerror or exc}): "
+                         "choose a store file in a folder you can write to.") from None
 
 
 class LocateWidget(Container):
@@ -401,7 +463,8 @@ class LocateWidget(Container):
         """Locate the chosen frames into the store in a worker; returns the worker.
 
         Returns None, with a message in the status line, when no run starts
-        (no image, no store path, an empty frame range, a run in progress).
+        (no image, no store path or one that cannot be written, an empty
+        frame range, a run in progress): then nothing is created.
         """
         if self.running:
             self._say("A run is in progress: wait for it or cancel it.")
@@ -425,7 +488,7 @@ class LocateWidget(Container):
         job = _locate_frames(selected, probe, kwargs,
                              lambda: getattr(streamtrack, store_class)(path, mode="a"),
                              record, self.processes)
-        worker = create_worker(_relay, job, _worker_class=_LocateWorker, _ignore_errors=True,
+        worker = create_worker(reporting, job, _worker_class=_LocateWorker, _ignore_errors=True,
                                _start_thread=False,
                                _progress={"total": len(selected),
                                           "desc": f"Locating {layer.name}"})
@@ -466,7 +529,10 @@ class LocateWidget(Container):
         if not text:
             raise ValueError("Choose a store file (an .h5 file the features are saved to).")
         path = os.path.abspath(os.path.expanduser(text))
-        return path if os.path.splitext(path)[1] else path + ".h5"
+        if not os.path.splitext(path)[1] and not os.path.isdir(path):
+            path += ".h5"  # a folder stays as it is, to be refused as one
+        check_store_path(path)
+        return path
 
     def _frame_done(self, item) -> None:
         frame_no, features = item
@@ -484,7 +550,7 @@ class LocateWidget(Container):
                       + run.compile_notice.suffix())
 
     def _run_failed(self, exc: Exception) -> None:
-        self._run.error = exc
+        self._run.error = worker_error(exc)
 
     def _run_finished(self) -> None:
         run, self._run = self._run, None
@@ -505,7 +571,7 @@ class LocateWidget(Container):
         name = os.path.basename(run.path)
         if run.error is not None:
             stored = f" after {run.done:,} frames; the store holds them" if run.done else ""
-            self._error(f"Locate stopped{stored}: {run.error}")
+            self._error(f"Locate stopped{stored}: {describe(run.error)}")
         elif run.cancelled:
             self._say(f"Cancelled after {run.done:,} frames; the store holds them "
                       f"({n_features:,} features -> {name}).")
