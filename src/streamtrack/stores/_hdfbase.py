@@ -61,6 +61,11 @@ class _HDFStoreBase(FramewiseData):
         self._failure = None  # why the store was closed after a failed write
         self._refused = False  # a write was refused for want of room (and reported)
         self._reserved = False
+        self._reserved_to = 0  # the file offset up to which disk blocks are reserved
+        # the file's size on disk at the last check (None: ask the OS). Every
+        # os.fstat gives up the GIL, and in batch the worker threads then keep
+        # this thread waiting for it: one per frame, not four
+        self._disk_size = None
         if mode not in ("a", "r", "r+", "w"):
             raise ValueError(f"mode must be 'a', 'r', 'r+' or 'w', got {mode!r}.")
         exists = os.path.exists(self.filename)
@@ -121,7 +126,7 @@ class _HDFStoreBase(FramewiseData):
 
     # -- writing safely -------------------------------------------------------
     @contextlib.contextmanager
-    def _writing(self, what, need, frame_no=None):
+    def _writing(self, what, need, frame_no=None, check=True):
         """Guard one write: reserve room, then flush and check it all reached the disk.
 
         HDF5 cannot undo a write that fails half way: blocks it wrote in place
@@ -140,7 +145,11 @@ class _HDFStoreBase(FramewiseData):
                 self._root._v_attrs[detect.LAYOUT_ATTR] = self._layout
                 self._marked = True
             self.store.flush()
-            self._check_flushed()
+            if check:
+                self._check_flushed()
+            # else a small write: the next checked write's comparison covers it,
+            # and the size kept from the last check is short by a few KiB at
+            # most, well inside the slack every reservation carries
         except Exception as exc:
             if not _room.io_failure(exc):
                 raise
@@ -148,13 +157,25 @@ class _HDFStoreBase(FramewiseData):
 
     def _reserve(self, what, need):
         fd = self.store._handle.fileno()
-        size = os.fstat(fd).st_size
+        size = self._disk_size if self._disk_size is not None else os.fstat(fd).st_size
         limit = _room.file_size_limit()
+        problem = None
         if limit is not None and size + need > limit:
             problem = (f"file size limit reached (ulimit -f allows {limit:,} bytes; the file "
                        f"has {size:,} and this write may need up to {need:,} more)")
-        else:
-            problem = _room.reserve_blocks(fd, size, need)
+        elif size + need > self._reserved_to:
+            # reserve well ahead, so that most writes find their blocks already
+            # reserved: each fallocate is a syscall that gives up the GIL, and
+            # in batch the workers then keep this thread waiting to get it back
+            ahead = max(need, _room.RESERVE_AHEAD)
+            if limit is not None:
+                ahead = max(need, min(ahead, limit - size))
+            problem = _room.reserve_blocks(fd, size, ahead)
+            if problem is not None and ahead > need:  # nearly full: this write alone
+                ahead = need
+                problem = _room.reserve_blocks(fd, size, need)
+            if problem is None:
+                self._reserved_to = size + ahead
         if problem is not None:
             self._refused = True
             error = StoreError(self._refusal(what, problem))
@@ -172,6 +193,7 @@ class _HDFStoreBase(FramewiseData):
         end, size = handle.get_filesize(), os.fstat(handle.fileno()).st_size
         if size < end:  # a write failed and PyTables' flush said nothing
             raise _room.WritesLost(size, end)
+        self._disk_size = size
 
     def _fail(self, what, exc, frame_no=None):
         try:  # the frames stored before this write, as this process sees them
@@ -244,7 +266,7 @@ class _HDFStoreBase(FramewiseData):
             ranges = _merge_ranges(ranges + [[frame_no, frame_no]])
         text = json.dumps(ranges)
         with self._writing(f"the mark that frame {frame_no} was processed",
-                           2 * len(text) + _room.ROOM_ATTRIBUTE):
+                           2 * len(text) + _room.ROOM_ATTRIBUTE, check=False):
             self._root._v_attrs[_PROCESSED] = text
 
     def _processed_ranges(self):

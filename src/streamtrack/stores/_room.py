@@ -25,6 +25,8 @@ ROOM_FIXED = 192 * 1024
 # a new node's name goes into the root group's name heap, which HDF5 grows by
 # copying it whole to a block twice the size
 ROOM_PER_NODE = 48
+# reserved at a time beyond what a write needs (most writes then need no syscall)
+RESERVE_AHEAD = 8 * 1024 * 1024
 # an attribute lands in the root group's header, or a continuation block of it
 ROOM_ATTRIBUTE = 64 * 1024
 
