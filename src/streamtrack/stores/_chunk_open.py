@@ -34,6 +34,12 @@ def _atomic_write(path, data: bytes):
     os.replace(tmp, path)
 
 
+def _check_chunk_size(chunk_size):
+    """Refuse a chunk size a new store cannot have (ValueError naming it)."""
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
+
+
 class _Opening:
     """Opening, locking, creating and loading (mixed into the store class)."""
 
@@ -61,8 +67,7 @@ class _Opening:
             self._lock_handle = None
 
     def _create(self, chunk_size):
-        if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
+        _check_chunk_size(chunk_size)
         # mode='w' asks for an empty store; otherwise the folder holds nothing
         # but a lock (__init__ rebuilds the entry file of a folder with data)
         for name in os.listdir(self.directory):

@@ -64,6 +64,8 @@ def read_table_rows(table, start, stop):
         columns = list(attrs.non_index_axes[0][1])
         blocks = list(attrs.values_cols)
         tattrs = table.attrs
+        if str(getattr(tattrs, "index_kind", "")) != "integer":
+            return None  # e.g. a string index: pandas decodes its bytes
         data = table.read(start, stop)
         out = {}
         for block in blocks:

@@ -60,7 +60,8 @@ from ..exceptions import StoreError
 from . import _integrity, _journal
 from ._chunk_columns import _common_dtypes, _Columns
 from ._chunk_open import LAYOUT_ATTR  # noqa: F401 - the layout's name, for readers
-from ._chunk_open import CHUNK_KEY, INDEX_ATTR, _atomic_write, _Opening, _short
+from ._chunk_open import (CHUNK_KEY, INDEX_ATTR, _atomic_write, _check_chunk_size,
+                          _Opening, _short)
 from ._fastread import read_table_rows
 from ._integrity import StoreDamageWarning, StoreRepairWarning  # noqa: F401 - re-exported
 from .base import FramewiseData
@@ -156,16 +157,22 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
         self._verified = {}  # (inode, size, mtime) of a chunk file -> carries a checksum
         self.damage, self.repairs = [], []
         entry = os.path.exists(self.filename)
-        if entry and self.mode != "w" and not os.path.isdir(self.directory):
-            self._read_layout()  # not a chunked store at all: that error first
-            raise StoreError(f"{self.filename!r} is a chunked store but its folder "
-                             f"{self.directory}/, which holds every frame, is missing: copy "
-                             "it next to the file (or open with mode='w' to start an empty "
-                             "store).")
-        if self.mode == "r":
-            if not entry and not _integrity.holds_store(self.directory):
+        # everything that can refuse the open is checked before the lock is
+        # taken: a refused open leaves no chunks folder or lock file behind
+        layout, seen = None, _identity(self.filename)
+        if entry and self.mode != "w":
+            layout = self._read_layout()  # not a chunked store at all: that error first
+            if not os.path.isdir(self.directory):
+                raise StoreError(f"{self.filename!r} is a chunked store but its folder "
+                                 f"{self.directory}/, which holds every frame, is missing: "
+                                 "copy it next to the file (or open with mode='w' to start "
+                                 "an empty store).")
+        elif self.mode == "r":
+            if not _integrity.holds_store(self.directory):
                 raise FileNotFoundError(f"no store at {self.filename!r}")
-        else:
+        elif self.mode == "w" or not _integrity.holds_store(self.directory):
+            _check_chunk_size(chunk_size)  # a new store: before its folder is made
+        if self.mode != "r":
             self._lock()
         try:
             if self.mode == "w" or (not entry and not _integrity.holds_store(self.directory)):
@@ -174,7 +181,10 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
             elif not entry:  # movie.h5 lost, movie.h5.chunks/ kept: the data is there
                 self.chunk_size = self._rebuild_entry(chunk_size)
             else:
-                self.chunk_size = self._read_layout()
+                # read before the lock; again only if a writer with mode='w'
+                # replaced the entry file meanwhile
+                self.chunk_size = layout if _identity(self.filename) == seen \
+                    else self._read_layout()
             opened = (list(self.damage), list(self.repairs))
             for attempt in range(5):
                 try:

@@ -168,10 +168,15 @@ def store_layout(path):
 def open_store(path, mode="a", **kwargs):
     """Open an existing framewise store with the class its layout needs.
 
+    A chunked store whose entry file is missing but whose ``path.chunks/``
+    folder holds its frames is one too: it opens as
+    :class:`PandasHDFStoreChunked` does (reading warns; writing rebuilds the
+    entry file).
+
     Raises
     ------
     FileNotFoundError
-        No such file.
+        No such file (nor a chunked store's folder beside it).
     StoreLockedError
         Another process has the file open for writing.
     StoreError
@@ -182,8 +187,12 @@ def open_store(path, mode="a", **kwargs):
     from .chunked import PandasHDFStoreChunked
     from .hdf import PandasHDFStore, PandasHDFStoreBig, PandasHDFStoreSingleNode
 
+    from ._integrity import holds_store
+
     path = os.fspath(path)
     if not os.path.exists(path):
+        if holds_store(path + ".chunks"):  # the chunks are the data; the entry file is rebuilt
+            return PandasHDFStoreChunked(path, mode=mode, **kwargs)
         raise FileNotFoundError(f"no such file: {path!r}")
     layout = _probe(path)
     if layout == "mixed":

@@ -20,6 +20,7 @@ from ..exceptions import StoreError
 from . import _room
 from ._fastread import read_frame_table, read_table_rows
 from ._hdfbase import _HDFStoreBase, _json_default  # noqa: F401 - chunked uses it
+from ._single_columns import TableTypes, fit_frame, missing_values
 
 # A frame node is read whole, so the PyTables index pandas builds by default
 # (two thirds of the cost of a put) is never used: skip it.
@@ -204,9 +205,12 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
 
     ``put`` of an existing frame replaces its rows; a frame bringing new
     columns (linking adds ``particle``) makes the table be rewritten once with
-    them, the rows already stored getting -1 in new integer columns and NaN in
-    new float columns. So ``for f in link_df_iter(s, ...): s.put(f)`` leaves
-    one copy of every row (trackpy's SingleNode appends duplicates).
+    them, the rows already stored getting -1 in new integer columns, NaN in
+    new float columns and a missing string in new string columns. A frame of
+    other column types is cast to the table's when no value changes, else
+    refused naming the column (:mod:`._single_columns`). So
+    ``for f in link_df_iter(s, ...): s.put(f)`` leaves one copy of every row
+    (trackpy's SingleNode appends duplicates).
 
     Parameters
     ----------
@@ -235,6 +239,7 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         # contiguous; built from the frame column on the first read and kept
         # up to date by put, so get reads a row range instead of a query
         self._ranges = None
+        self._types = None  # the table's column types (_single_columns), read once
         if key in self._root._v_children and not self.store.get_storer(key).is_table:
             self.store.close()
             raise StoreError(f"node {key!r} in {self.filename!r} is not a table; a "
@@ -243,44 +248,59 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
     def _has_table(self):
         return self.key in self._root._v_children
 
-    def _columns(self):
-        return list(self.store.select(self.key, start=0, stop=0).columns)
+    def _table_types(self):
+        if self._types is None:
+            self._types = TableTypes(self.store.get_storer(self.key))
+        self._types.nrows = self._nrows()
+        return self._types
 
     def put(self, df):
         """Store one frame (replacing its rows if present) and flush.
 
+        A frame whose column types differ from the table's is fitted to it
+        when no value changes (whole float frame numbers into an integer
+        ``frame`` column, int32 into int64); a longer string or a new
+        string column rewrites the table once with wider columns.
+
         Raises
         ------
-        TypeError, ValueError, StoreError
+        TypeError
+            As for :meth:`PandasHDFStore.put`; also a column the table
+            cannot take without a value changing (strings where it holds
+            numbers, 1.5 where it holds integers): the message names the
+            column, its type and the table's, and nothing is written.
+        ValueError, StoreError
             As for :meth:`PandasHDFStore.put`.
         """
         self._writable()
         if not self._validate(df):
             return
         frame_no = _frame_number(df, self.t_column)
+        new, widths = (), {}
+        if self._has_table():
+            # every type settled before anything is written: pandas would
+            # refuse a misfit only after a replaced frame's rows were removed
+            types = self._table_types()
+            df, new, widths, growth = fit_frame(df, types, frame_no, self.filename)
         need = _room.room_for(df)
-        if self._has_table():
+        if new or widths:  # the whole table is rewritten beside the old one
             table = self.store.get_storer(self.key).table
-            new = [c for c in df.columns if c not in table.colnames]
-            # new columns rewrite the whole table beside the old one
-            need += 2 * table.nrows * (table.rowsize + 8 * len(new)) if new else 0
+            need += 2 * table.nrows * (table.rowsize + growth)
         with self._writing(f"frame {frame_no}", need, frame_no):
-            self._put(frame_no, df)
+            self._put(frame_no, df, new, widths)
 
-    def _put(self, frame_no, df):
+    def _put(self, frame_no, df, new=(), widths=None):
         if self._has_table():
-            columns = self._columns()
-            new = [c for c in df.columns if c not in columns]
-            if new:
-                self._rewrite_with(new, df)
-                columns = self._columns()
-            missing = [c for c in columns if c not in df.columns]
-            df = df.assign(**{c: self._fill_value(c) for c in missing})[columns]
+            if new or widths:
+                self._rewrite_with(new, df, widths)
+            df = df[(self._types or self._table_types()).order]  # read again after a rewrite
             if self._replace_in_place(frame_no, df):  # rows stay where they were
                 return
             if self._ranges is None or frame_no in self._ranges:
                 self._ranges = None  # rows removed from the middle: rebuild on read
             self.store.remove(self.key, where=f"{self.t_column} == {frame_no}")
+        else:
+            self._types = None  # the append below creates the table
         # no PyTables index: pandas would rebuild it on every append (O(table));
         # get() reads the frame's row range instead
         start = self._nrows()
@@ -327,23 +347,26 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
         table.modify_rows(int(rows[0]), int(rows[-1]) + 1, rows=records)
         return True
 
-    def _fill_value(self, column):
-        dtype = self.store.select(self.key, start=0, stop=1)[column].dtype \
-            if column in self._columns() else np.dtype(float)
-        return -1 if dtype.kind in "iu" else np.nan
+    def _rewrite_with(self, new_columns, example, widths=None):
+        """Rewrite the table with ``example``'s new columns and wider string columns.
 
-    def _rewrite_with(self, new_columns, example):
+        The rows stored keep their values: -1 in a new integer column, NaN in
+        a new float column, a missing string in a new string column.
+        """
         data = self.store.select(self.key)
         for c in new_columns:
-            kind = example[c].dtype.kind
-            data[c] = np.full(len(data), -1 if kind in "iu" else np.nan).astype(
-                example[c].dtype if kind in "iuf" else float)
+            data[c] = missing_values(example[c].dtype, len(data))
         data = data[list(example.columns) + [c for c in data.columns if c not in example.columns]]
+        # no string column narrows: pandas would size it to the widest value
+        # left, and the next longer string would need another rewrite
+        sizes = {**self._table_types().string_widths(), **(widths or {})}
         self._ranges = None  # same rows, but a new table: rebuild on read
+        self._types = None
         tmp = "_new_" + self.key
         if tmp in self._root._v_children:
             self.store.remove(tmp)
-        self.store.append(tmp, data, format="table", data_columns=True, index=False)
+        self.store.append(tmp, data, format="table", data_columns=True, index=False,
+                          min_itemsize=sizes or None)
         self.store._handle.remove_node(self._root, self.key, recursive=True)
         self.store._handle.rename_node(self._root, self.key, tmp)
 

@@ -489,3 +489,104 @@ def test_a_file_being_written_is_locked_for_open_store(tmp_path):
     assert child.returncode == 0
     with open_store(path) as store:
         assert store.frames == [0]
+
+
+# -- column types that differ from the stored ones -----------------------------
+
+def typed(t, **columns):
+    return pd.DataFrame({"frame": np.int64([t, t]), "x": [1.0, 2.0], **columns})
+
+
+# first frame, a later one of other types: stored in the table's types, no value changed
+FITS = {
+    "whole float frame numbers": (typed(0), typed(1).assign(frame=1.0)),
+    "int32 into int64": (typed(0, p=np.int64([1, 2])), typed(1, p=np.int32([3, 4]))),
+    "ints into float": (typed(0), typed(1).assign(x=np.int64([5, 6]))),
+    "float32 into float64": (typed(0), typed(1).assign(x=np.float32([0.5, 2]))),
+    "a new string column": (typed(0), typed(1, s=["a", "bb"])),
+    "a longer string": (typed(0, s=["a", "b"]), typed(1, s=["a much longer one", "é"])),
+    "a missing string column": (typed(0, s=["a", "b"]), typed(1)),
+    "a longer string index": (typed(0).set_axis(["a", "b"]), typed(1).set_axis(["ab", "cde"])),
+}
+# ... and refused, naming the column, its type and the table's
+REFUSED = {
+    "fractional into int": (typed(0, p=np.int64([1, 2])), typed(1, p=[1.5, 2.0]),
+                            "column 'p' holds float64 values that the table's column type "
+                            r"int64 cannot hold exactly \(e.g. 1.5\)"),
+    "int64 past int32": (typed(0, p=np.int32([1, 2])), typed(1, p=np.int64([1, 2**40])),
+                         "column 'p' holds int64 values that the table's column type int32"),
+    "strings into float": (typed(0), typed(1).assign(x=["a", "b"]),
+                           "column 'x' holds strings but the table's column holds float64"),
+    "numbers into strings": (typed(0, s=["a", "b"]), typed(1, s=[1.0, 2.0]),
+                             "column 's' holds float64 but the table's column holds strings"),
+    "a new bool column": (typed(0), typed(1, ok=[True, False]),
+                          "column 'ok' is new and holds bool"),
+    "a string index": (typed(0), typed(1).set_axis(["a", "b"]),
+                       "its index holds str but the table's index holds integer"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FITS))
+def test_single_node_fits_a_frame_of_other_types_to_its_table(tmp_path, case):
+    first, later = FITS[case]
+    path = tmp_path / "s.h5"
+    with st.PandasHDFStoreSingleNode(path) as store:
+        store.put(first)
+    with st.PandasHDFStoreSingleNode(path) as store:
+        store.put(later)
+        store.put(later.assign(frame=later["frame"] + 1))
+        store.put(later.assign(frame=later["frame"] - 1))  # frame 0 replaced the same way
+        store.put(first)  # and back: nothing of it lost on the way
+    for opener in (lambda: st.PandasHDFStoreSingleNode(path, mode="r"),
+                   lambda: trackpy.PandasHDFStoreSingleNode(str(path))):
+        with opener() as store:
+            got = {int(t): store.get(t) for t in store.frames}
+        assert sorted(got) == [0, 1, 2]
+        pd.testing.assert_frame_equal(got[0][first.columns], first)  # types kept
+        for t in (1, 2):
+            want = later.assign(frame=t)
+            pd.testing.assert_frame_equal(got[t][want.columns], want, check_dtype=False)
+            assert got[t].drop(columns=want.columns).isna().all().all()  # columns it lacks
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_single_node_refuses_a_misfit_in_one_line_before_writing(tmp_path, case):
+    first, later, says = REFUSED[case]
+    path = tmp_path / "s.h5"
+    with st.PandasHDFStoreSingleNode(path) as store:
+        store.put(first)
+    before = digest(path)
+    with st.PandasHDFStoreSingleNode(path) as store:
+        for frame_no in (1, 0):  # a new frame, and one replacing frame 0 (its rows stay)
+            with pytest.raises(TypeError) as error:
+                store.put(later.assign(frame=frame_no))
+            message = str(error.value)
+            assert re.search(says, message) and repr(str(path)) in message, message
+            assert f"frame {frame_no}" in message and "nothing was written" in message
+            assert "\n" not in message
+        assert store.frames == [0]
+    assert digest(path) == before
+    with trackpy.PandasHDFStoreSingleNode(str(path)) as theirs:
+        pd.testing.assert_frame_equal(theirs.get(0), first)
+
+
+@pytest.mark.parametrize("cls", ["PandasHDFStore", "PandasHDFStoreBig"])
+def test_frame_layouts_keep_each_frames_own_types_and_dump_a_mix(tmp_path, cls):
+    # one node per frame: nothing to fit, every frame read back as it was put
+    frames = [typed(0, p=np.int64([1, 2]), s=["a", "b"]),
+              typed(1, p=[1.5, 2.0]).assign(frame=1.0),
+              typed(2, s=[1.0, 2.0]).set_axis(["a", "b"]),
+              typed(3, ok=[True, False]).assign(x=["u", "v"], p=np.int32([7, 8]))]
+    path = tmp_path / "s.h5"
+    with getattr(st, cls)(path) as store:
+        for df in frames:
+            store.put(df)
+        store.put(typed(0, s=["replaced", "b"]))
+        store.put(frames[0])
+    for opener in (lambda: getattr(st, cls)(path, mode="r"),
+                   lambda: getattr(trackpy, cls)(str(path))):
+        with opener() as store:
+            assert [int(t) for t in store.frames] == [0, 1, 2, 3]
+            for df in frames:
+                pd.testing.assert_frame_equal(store.get(int(df["frame"].iloc[0])), df)
+            pd.testing.assert_frame_equal(store.dump(), pd.concat(frames))
