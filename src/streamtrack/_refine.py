@@ -99,7 +99,8 @@ def refine_numpy(image_int, raw, coords, radius, max_iterations, offsets, box, r
         ecc1 = _sequential_sum(cos2[:, None] * px)
         ecc2 = _sequential_sum(sin2[:, None] * px)
         centre_px = flat[corner + int(radius @ strides)].astype(np.float64)
-        results[:, col] = np.sqrt(ecc1 ** 2 + ecc2 ** 2) / (mass - centre_px + 1e-6)
+        with np.errstate(divide="ignore", invalid="ignore"):  # as quiet as the kernel
+            results[:, col] = np.sqrt(ecc1 ** 2 + ecc2 ** 2) / (mass - centre_px + 1e-6)
     else:
         results[:, col] = np.nan
     results[:, col + 1] = np.maximum(px.max(axis=0), 0.0)

@@ -7,6 +7,7 @@ Examples
     streamtrack locate 'movie/*.png' -d 11 --channel 1 --invert -o features.h5
     streamtrack link features.h5 -s 3 --memory 3
     streamtrack track 'movie/*.png' -d 11 -s 3 --channel 1 --invert -o tracks.h5
+    streamtrack track 'movie/*.png' -d 11 -s 3 --channel 1 --invert -o tracks.h5 --resume
     streamtrack locate 'movie/*.png' -d 11 --scheduler tcp://host:8786 -o features.h5
     streamtrack demo
     streamtrack check features.h5      # reads it all; exit 0 when sound
@@ -17,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -467,16 +469,20 @@ def _check_link_input(store, args):
             return
 
 
-def _track_into(store, frames, args, bar, located=None, client=None):
-    """Locate and link in one streaming pass; returns (frames, features, ids)."""
-    import streamtrack as tp
-    from streamtrack.linking import LinkingOutput
+def _track_into(output, frames, args, bar, located=None, client=None, first=None):
+    """Locate into ``output`` (a LinkingOutput), linking in the same streaming pass.
 
-    output = LinkingOutput(store, args.search_range, **_link_kwargs(args))
+    ``first()``, if given, runs once the first frame is located, before it is
+    stored. Returns (frames located, features, trajectories).
+    """
+    import streamtrack as tp
+
     counts = []
     located = [] if located is None else located
 
     def after_locate(frame_no, features):
+        if not located and first is not None:
+            first()
         located.append(frame_no)
         counts.append(len(features))
         bar.update(1)
@@ -488,8 +494,35 @@ def _track_into(store, frames, args, bar, located=None, client=None):
     return len(counts), sum(counts), output.linker.next_id
 
 
+def _track_output(store, frames, args):
+    """The linking output of 'track', and the frames it still has to locate.
+
+    With --resume: the locate options (and --channel) and the link options
+    are checked against the store's records, then the stored frames after
+    the linker checkpoint are linked, so the linker stands at the last
+    processed frame and locating continues after it. Nothing is written
+    before every check passed.
+    """
+    from streamtrack.linking._store import _CheckpointedOutput
+
+    if not args.resume:
+        return _CheckpointedOutput(store, args.search_range, **_link_kwargs(args)), frames
+    from streamtrack._batch import _after_processed
+
+    _check_resumed_input(store, args)
+    output, pending, n_pending = _CheckpointedOutput.resuming(store, args.search_range,
+                                                              **_link_kwargs(args))
+    frames = _after_processed(frames, store)
+    if n_pending:  # a frame or two after a kill; the whole store after an older version
+        with _progress(n_pending, "link", args.quiet) as bar:
+            for _ in pending:
+                bar.update(1)
+    return output, frames
+
+
 def cmd_track(args):
     import streamtrack as tp
+    from streamtrack._batch import RECORD, _locate_record
 
     tp.quiet()
     if args.predict != "none":
@@ -498,10 +531,19 @@ def cmd_track(args):
     frames = _checked_frames(args)
     client = _connect(args.scheduler)
     try:
-        with _output(args) as (store, located), \
-                _progress(len(frames), "track", args.quiet) as bar:
-            n_frames, n_features, n_ids = _track_into(store, frames, args, bar, located,
-                                                      client)
+        with _output(args, args.resume) as (store, located):
+            output, frames = _track_output(store, frames, args)
+
+            def record():
+                # what 'track --resume' and 'locate --resume' check a resume against
+                if hasattr(store, "save_metadata"):
+                    store.save_metadata(RECORD, _locate_record(args.diameter,
+                                                               _locate_kwargs(args)))
+                    store.save_metadata(INPUT_RECORD, {"channel": args.channel})
+            total = len(frames) if hasattr(frames, "__len__") else None
+            with _progress(total, "track", args.quiet) as bar:
+                n_frames, n_features, n_ids = _track_into(output, frames, args, bar,
+                                                          located, client, record)
     finally:
         if client is not None:
             client.close()
@@ -528,6 +570,7 @@ def cmd_demo(args):
 
     import streamtrack as tp
     from streamtrack import synthetic
+    from streamtrack.linking import LinkingOutput
 
     tp.quiet()
     if args.output is not None and os.path.exists(args.output) and \
@@ -560,7 +603,8 @@ def cmd_demo(args):
           f"into {path}")
     start = time.perf_counter()
     with tp.PandasHDFStore(path) as store, _progress(len(frames), "track", args.quiet) as bar:
-        _track_into(store, frames, settings, bar)
+        _track_into(LinkingOutput(store, settings.search_range, **_link_kwargs(settings)),
+                    frames, settings, bar)
     elapsed = time.perf_counter() - start
     with tp.PandasHDFStore(path, mode="r") as store:
         found = store.dump()
@@ -623,8 +667,6 @@ class _Parser(argparse.ArgumentParser):
 
 def cmd_check(args):
     """Report on a whole store: a summary line, then one line per problem."""
-    import warnings
-
     from streamtrack.stores._integrity import check_store
 
     with warnings.catch_warnings():
@@ -673,6 +715,10 @@ def build_parser():
                        description="Locate features and link them into trajectories in one "
                                    "pass, frame by frame, into an HDF5 store.")
     _add_movie_options(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run into the same -o, with the same "
+                        "options: link the stored frames after the linker checkpoint, then "
+                        "locate and link the frames after the last one processed")
     _add_locate_options(p)
     _add_link_options(p)
     p.set_defaults(func=cmd_track)
@@ -710,14 +756,34 @@ def build_parser():
     return parser
 
 
+def _one_line_repairs(command):
+    """A ``warnings.formatwarning`` that shows a StoreRepairWarning as one line.
+
+    Python's own format (``file:line: StoreRepairWarning: ...`` and the source
+    line) points into streamtrack's code, which the user need not read: the
+    message says what was repaired. Other warnings keep Python's format.
+    Replacing the format, not ``showwarning``, leaves warnings that are
+    recorded (``catch_warnings(record=True)``, ``pytest.warns``) as they are.
+    """
+    from streamtrack.exceptions import StoreRepairWarning
+
+    original = warnings.formatwarning
+
+    def formatwarning(message, category, filename, lineno, line=None):
+        if issubclass(category, StoreRepairWarning):
+            return f"streamtrack {command}: repaired: {' '.join(str(message).split())}\n"
+        return original(message, category, filename, lineno, line)
+    return formatwarning
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    import warnings
-
     from streamtrack.exceptions import StoreError, SubnetOversizeException
     from streamtrack.exceptions import StoreDamageWarning
 
+    original_format = warnings.formatwarning
+    warnings.formatwarning = _one_line_repairs(args.command)
     try:
         with warnings.catch_warnings():
             # a store that lost data stops the command with the store's
@@ -732,6 +798,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted; every frame stored so far is kept", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = original_format  # main() may run inside a program
 
 
 if __name__ == "__main__":

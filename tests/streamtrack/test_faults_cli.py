@@ -465,3 +465,49 @@ def test_search_range_per_axis_of_other_data_is_refused_before_the_first_frame(f
     frames = iter([df for _, df in features.groupby("frame")])
     with pytest.raises(ValueError, match="search_range has 3 values"):
         next(st.link_df_iter(frames, (3, 4, 5)))
+
+
+# -- a store repaired with nothing lost: said in one line -----------------------------
+UNSEALED = """
+import sys
+import numpy as np, pandas as pd
+import streamtrack as st
+
+store = st.PandasHDFStoreChunked(sys.argv[1])
+for t in range(10):
+    rng = np.random.default_rng(t)
+    store.put(pd.DataFrame({"y": rng.random(20) * 100, "x": rng.random(20) * 100,
+                            "mass": rng.random(20), "frame": np.int64(t)}))
+    store.mark_processed(t)
+print("done", flush=True)
+sys.stdin.read()  # hold on, journal unsealed, until killed
+"""
+
+
+def test_cli_store_repair_is_one_line(tmp_path):
+    import signal
+
+    path = tmp_path / "movie.h5"
+    with subprocess.Popen([sys.executable, "-c", UNSEALED, str(path)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout.readline().strip() == "done"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+    wal = f"{path}.chunks/c000000.wal"
+    with open(wal, "r+b") as handle:  # the first record's kind: its payload still checks out
+        handle.seek(4)
+        kind = handle.read(1)[0]
+        handle.seek(4)
+        handle.write(bytes([kind ^ 0x07]))
+    result = run_cli("link", path, "-s", 2, "-q")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # not Python's 'file:line: Warning' + source line
+    assert lines[0].startswith("streamtrack link: repaired: "), lines[0]
+    assert wal in lines[0] and "Nothing lost" in lines[0], lines[0]
+    assert "StoreRepairWarning" not in lines[0] and ".py:" not in lines[0], lines[0]
+    with st.PandasHDFStoreChunked(str(path), mode="r") as store:
+        assert store.frames == list(range(10))
+        assert all("particle" in store.get(t) for t in store.frames)

@@ -15,12 +15,15 @@ import numpy as np
 
 from ._api import _link_frame, _store_frames
 from ._linker import Linker
+from ._output import LinkingOutput
 
 CHECKPOINT = "link"
+#: the store's metadata record of the options of the run the checkpoint belongs to
+RECORD = "link_checkpoint"
 
 
 def _saved_parameters(store):
-    return getattr(store, "metadata", {}).get("link_checkpoint")
+    return getattr(store, "metadata", {}).get(RECORD)
 
 
 def _parameters(search_range, kwargs):
@@ -28,6 +31,90 @@ def _parameters(search_range, kwargs):
     params.update({k: (v if isinstance(v, (int, float, str, bool, type(None)))
                        else repr(v)) for k, v in sorted(kwargs.items())})
     return params
+
+
+def _save_checkpoint(store, linker, frame_no):
+    """Keep ``linker``'s state after ``frame_no`` in ``store``."""
+    state = linker.state()
+    store.save_checkpoint(CHECKPOINT, frame_no, {
+        "next_id": np.int64(state["next_id"]), "ids": state["ids"],
+        "pos": (np.empty((0, 0)) if state["pos"] is None else state["pos"]),
+        "t_last": state["t_last"], "clock": np.int64(state["clock"]),
+        "seen": state["seen"]})
+
+
+def _save_parameters(store, params):
+    if hasattr(store, "save_metadata"):
+        store.save_metadata(RECORD, params)
+
+
+def _restored(store, linker, params, through=None):
+    """Restore ``linker`` from the store's checkpoint; return its frame, or None.
+
+    Writes nothing. None when the store holds no checkpoint, or (``through``
+    given) one beyond frame ``through``, which the caller is about to redo:
+    linking then starts afresh.
+
+    Raises
+    ------
+    ValueError
+        The checkpoint belongs to a run with other options, or frames before it
+        lost their ``particle`` column (see :func:`link_store_iter`).
+    """
+    found = store.load_checkpoint(CHECKPOINT)
+    if found is None or (through is not None and found[0] > through):
+        return None
+    saved = _saved_parameters(store)
+    if saved is not None and saved != params:
+        changed = sorted(k for k in set(saved) | set(params)
+                         if saved.get(k) != params.get(k))
+        raise ValueError(f"resume=True (--resume) must use the options of the run it "
+                         f"continues; these differ: {changed} (saved: "
+                         f"{ {k: saved.get(k) for k in changed} }).")
+    frame_no, state = found
+    # a linked frame whose newest write was lost to damage (the store
+    # warned) is back to its unlinked version: resuming would skip it
+    lacking = getattr(store, "frames_without", None)
+    unlinked = lacking("particle", through=frame_no) if lacking else []
+    if unlinked:
+        raise ValueError(
+            f"resume=True (--resume) cannot continue: frames {unlinked[:10]}"
+            f"{' ...' if len(unlinked) > 10 else ''} ({len(unlinked)} in all) have no "
+            f"'particle' column although the checkpoint says frames up to {frame_no} "
+            "were linked (their linked version was lost, e.g. to a damaged journal); "
+            "link the whole store again without resume (streamtrack link STORE -s ... "
+            "without --resume).")
+    pos = state["pos"]
+    linker.restore({**state, "t": frame_no,
+                    "pos": pos if pos.ndim == 2 and pos.shape[1] else None})
+    return frame_no
+
+
+def _link_stored(store, linker, params, after=None, through=None, pos_columns=None,
+                 t_column="frame"):
+    """Link the stored frames after ``after`` (through ``through``) in place.
+
+    The options record is saved once the first frame was linked: options
+    that fail on it (a search range per axis of other data) leave the record
+    of the last complete link, so a resume with those options still works.
+    """
+    recorded = False
+    for t, frame in _store_frames(store, after):
+        if through is not None and t > through:
+            break
+        if frame is None:
+            # processed, no features: counted; its checkpoint comes with the next
+            # stored frame (a resume before it steps it again, to the same state)
+            linker.step(t, ())
+            continue
+        linked = _link_frame(linker, frame, pos_columns, t_column, f"frame {t}")
+        if not recorded:
+            _save_parameters(store, params)
+            recorded = True
+        if len(frame):
+            store.put(linked)
+        _save_checkpoint(store, linker, t)
+        yield linked
 
 
 def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
@@ -65,59 +152,19 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
         ``resume`` with options other than those of the checkpointed run, or
         with a predictor; ``resume`` on a store whose frames before the
         checkpoint lost their ``particle`` column (stores that can tell:
-        ``frames_without``).
+        ``frames_without``). Options that fail on the first frame (e.g. a
+        ``search_range`` per axis of data of another dimension) raise before
+        anything is written: the store keeps the options record and the
+        checkpoint of its last link, which ``resume`` continues.
     """
     if kwargs.get("predictor") is not None:
         raise ValueError("link_store_iter() keeps a checkpoint of the linker, which cannot "
                          "hold a predictor's state; use link_df_iter() with a predictor.")
     params = _parameters(search_range, {"pos_columns": pos_columns, **kwargs})
     linker = Linker(search_range, memory_counts="steps", **kwargs)
-    after = None
-    if resume:
-        found = store.load_checkpoint(CHECKPOINT)
-        if found is not None:
-            saved = _saved_parameters(store)
-            if saved is not None and saved != params:
-                changed = sorted(k for k in set(saved) | set(params)
-                                 if saved.get(k) != params.get(k))
-                raise ValueError(f"resume=True must use the options of the run it continues;"
-                                 f" these differ: {changed} (saved: "
-                                 f"{ {k: saved.get(k) for k in changed} }).")
-            frame_no, state = found
-            # a linked frame whose newest write was lost to damage (the store
-            # warned) is back to its unlinked version: resuming would skip it
-            lacking = getattr(store, "frames_without", None)
-            unlinked = lacking("particle", through=frame_no) if lacking else []
-            if unlinked:
-                raise ValueError(
-                    f"resume=True (--resume) cannot continue: frames {unlinked[:10]}"
-                    f"{' ...' if len(unlinked) > 10 else ''} ({len(unlinked)} in all) have no "
-                    f"'particle' column although the checkpoint says frames up to {frame_no} "
-                    "were linked (their linked version was lost, e.g. to a damaged journal); "
-                    "link the whole store again without resume (streamtrack link STORE -s ... "
-                    "without --resume).")
-            pos = state["pos"]
-            linker.restore({**state, "t": frame_no,
-                            "pos": pos if pos.ndim == 2 and pos.shape[1] else None})
-            after = frame_no
-    if hasattr(store, "save_metadata"):
-        store.save_metadata("link_checkpoint", params)
-    for t, frame in _store_frames(store, after):
-        if frame is None:
-            # processed, no features: counted; its checkpoint comes with the next
-            # stored frame (a resume before it steps it again, to the same state)
-            linker.step(t, ())
-            continue
-        linked = _link_frame(linker, frame, pos_columns, t_column, f"frame {t}")
-        if len(frame):
-            store.put(linked)
-        state = linker.state()
-        store.save_checkpoint(CHECKPOINT, t, {
-            "next_id": np.int64(state["next_id"]), "ids": state["ids"],
-            "pos": (np.empty((0, 0)) if state["pos"] is None else state["pos"]),
-            "t_last": state["t_last"], "clock": np.int64(state["clock"]),
-            "seen": state["seen"]})
-        yield linked
+    after = _restored(store, linker, params) if resume else None
+    yield from _link_stored(store, linker, params, after, pos_columns=pos_columns,
+                            t_column=t_column)
 
 
 def link_store(store, search_range, *, resume=False, **kwargs):
@@ -141,3 +188,99 @@ def link_store(store, search_range, *, resume=False, **kwargs):
     [0, 0, 0, 0]
     """
     return sum(1 for _ in link_store_iter(store, search_range, resume=resume, **kwargs))
+
+
+class _CheckpointedOutput(LinkingOutput):
+    """A :class:`LinkingOutput` that keeps the linker's state in the store, as
+    :func:`link_store_iter` does: the store can be resumed by ``link_store``
+    (or ``streamtrack track/link --resume``) after an interrupted run.
+
+    Use :meth:`resuming` to continue the run that located and linked a store.
+
+    Parameters
+    ----------
+    store : streamtrack store
+        With ``put``, ``mark_processed``, ``save_checkpoint`` and
+        ``save_metadata``.
+    search_range, pos_columns, t_column, **kwargs
+        As for :class:`LinkingOutput`; no ``predictor`` (its state cannot be
+        checkpointed).
+
+    Notes
+    -----
+    A frame's checkpoint is saved after the store marked the frame processed
+    (``batch`` calls ``mark_processed`` after ``put``), so a checkpoint is
+    never ahead of the processed frames a resumed ``batch`` skips.
+    """
+
+    def __init__(self, store, search_range, pos_columns=None, t_column="frame", **kwargs):
+        if kwargs.get("predictor") is not None:
+            raise ValueError("a checkpointed linker cannot hold a predictor's state; link "
+                             "with a predictor in one run, without checkpoints.")
+        super().__init__(store, search_range, pos_columns, t_column, **kwargs)
+        self.params = _parameters(search_range, {"pos_columns": pos_columns, **kwargs})
+        self._recorded = False
+
+    @classmethod
+    def resuming(cls, store, search_range, pos_columns=None, t_column="frame", **kwargs):
+        """The output continuing the run that located into ``store`` while linking.
+
+        Restores the linker from the store's checkpoint (checking that it was
+        saved with these options) and links the stored frames after it up to
+        the last frame the store recorded as processed; ``batch`` then
+        continues with the frames after that one (``_after_processed``).
+        Nothing is written until the returned iterator runs.
+
+        Returns
+        -------
+        output : _CheckpointedOutput
+        pending : iterator of DataFrame
+            The stored frames linked from the checkpoint on (empty processed
+            frames are stepped, not yielded); run it to the end before
+            feeding ``output``.
+        n_pending : int
+            How many frames ``pending`` links or steps.
+
+        Raises
+        ------
+        ValueError
+            As :func:`link_store_iter` with ``resume=True``, before anything
+            is written.
+        """
+        output = cls(store, search_range, pos_columns, t_column, **kwargs)
+        processed = getattr(store, "processed_frames", None) or []
+        through = int(processed[-1]) if len(processed) else None
+        if through is None:  # batch locates from the first frame: link from scratch
+            return output, iter(()), 0
+        # a checkpoint ahead of the processed frames (a frame put, then linked by
+        # 'link', but never marked) would link a frame batch locates again
+        after = _restored(store, output.linker, output.params, through)
+        n_pending = sum(1 for t in _numbers(store, after) if t <= through)
+        pending = _link_stored(store, output.linker, output.params, after, through,
+                               pos_columns, t_column)
+        return output, pending, n_pending
+
+    def put(self, df):
+        """Link ``df`` and put it, saving the options record with the first frame."""
+        if len(df) == 0:
+            return
+        linked = _link_frame(self.linker, df, self.pos_columns, self.t_column)
+        if not self._recorded:  # only now: these options linked a frame
+            _save_parameters(self.store, self.params)
+            self._recorded = True
+        self._last_put = self.linker.t
+        self.store.put(linked)
+
+    def mark_processed(self, frame_no):
+        """Mark ``frame_no`` processed, then checkpoint the linker after it."""
+        super().mark_processed(frame_no)
+        if frame_no == self._last_put:
+            # frames without features are stepped again by a resume, to the
+            # same state (as link_store_iter checkpoints stored frames only)
+            _save_checkpoint(self.store, self.linker, frame_no)
+
+
+def _numbers(store, after):
+    """The frame numbers ``_store_frames`` delivers after ``after`` (reads no frame)."""
+    numbers = set(store.frames).union(int(t) for t in store.processed_frames)
+    return sorted(t for t in numbers if after is None or t > after)

@@ -111,6 +111,16 @@ def listing(path):
             for name in sorted(os.listdir(folder)) if name != "lock"}
 
 
+def tree(folder):
+    """Every folder (None) and file (its bytes) under ``folder``."""
+    found = {}
+    for top, folders, names in os.walk(folder):
+        for name in folders + names:
+            where = os.path.join(top, name)
+            found[os.path.relpath(where, folder)] = None if name in folders else read(where)
+    return found
+
+
 # -- 1. a damaged journal --------------------------------------------------------------
 def test_journal_damaged_mid_record_keeps_later_frames_reports_and_keeps_the_damage(tmp_path):
     path = tmp_path / "movie.h5"
@@ -308,6 +318,31 @@ def test_entry_file_without_its_folder_is_an_error_not_an_empty_store(tmp_path):
     assert not os.path.exists(f"{path}.chunks")  # not recreated empty
 
 
+def test_open_store_and_cli_link_open_a_store_whose_entry_file_is_missing(tmp_path):
+    from streamtrack.stores import open_store
+
+    path = tmp_path / "movie.h5"
+    with st.PandasHDFStoreChunked(path, chunk_size=7) as store:
+        for t in range(20):
+            store.put(frame(t))
+    os.remove(path)
+    chunks = listing(path)
+    with pytest.warns(StoreRepairWarning, match="was missing.*read from the chunks"):
+        with open_store(path, mode="r") as store:  # as PandasHDFStoreChunked(path, 'r')
+            assert isinstance(store, st.PandasHDFStoreChunked)
+            assert store.frames == list(range(20))
+            pd.testing.assert_frame_equal(store.get(9), frame(9))
+    assert not os.path.exists(path) and listing(path) == chunks  # a reader writes nothing
+    with pytest.warns(StoreRepairWarning, match="movie.h5 has been rebuilt from them"):
+        assert main(["link", str(path), "-s", "2", "-q"]) == 0  # opens it with open_store
+    frames, data, told = opened(path, mode="r")
+    assert told == [] and frames == list(range(20))
+    for t in frames:
+        pd.testing.assert_frame_equal(data[t].drop(columns="particle"), frame(t))
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        open_store(tmp_path / "other.h5")  # neither a file nor a folder of chunks
+
+
 # -- 3. sealed chunks carry a checksum ------------------------------------------------------
 def test_flipped_byte_in_a_sealed_chunk_is_an_error_naming_it(tmp_path):
     path = tmp_path / "movie.h5"
@@ -402,6 +437,27 @@ def test_a_file_that_is_no_chunked_store(tmp_path, content):
         with pytest.raises(st.StoreError, match=match):
             st.PandasHDFStoreChunked(path, mode=mode)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("layout", ["PandasHDFStore", "PandasHDFStoreBig",
+                                    "PandasHDFStoreSingleNode"])
+def test_a_trackpy_layout_is_refused_before_anything_is_created(tmp_path, layout):
+    path = tmp_path / "movie.h5"
+    with getattr(st, layout)(path) as store:
+        store.put(frame(0))
+    before = tree(tmp_path)
+    for mode in ("a", "r+", "r"):
+        with pytest.raises(st.StoreError, match=f"it holds a {layout} store"):
+            st.PandasHDFStoreChunked(path, mode=mode)
+    assert tree(tmp_path) == before  # no movie.h5.chunks/, no lock file
+    os.mkdir(f"{path}.chunks")  # an empty folder left beside it: no lock file in it either
+    before = tree(tmp_path)
+    with pytest.raises(st.StoreError, match=f"it holds a {layout} store"):
+        st.PandasHDFStoreChunked(path)
+    assert tree(tmp_path) == before
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer, got 0"):
+        st.PandasHDFStoreChunked(tmp_path / "new.h5", chunk_size=0)  # a new store, refused
+    assert tree(tmp_path) == before
 
 
 # -- 8. put refuses what a store cannot hold, the same in every layout ---------------------
