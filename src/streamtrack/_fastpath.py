@@ -40,22 +40,37 @@ _announced = set()  # keys whose compile was announced and is still under way
 COMPILING = "compiling kernels, first run only"
 
 
+_notice_lock = threading.Lock()  # _announced and _listeners change together
+_exit_wait = [True]
+
+
 def add_listener(callback):
     """Call ``callback(message)`` when a compile is under way (a one-line
     message, after ``COMPILE_NOTICE_AFTER`` s, or at once if one already is)
     and ``callback(None)`` when it ends."""
-    _listeners.add(callback)
-    if _announced:
+    with _notice_lock:
+        _listeners.add(callback)
+        compiling = bool(_announced)
+    if compiling:
         callback(COMPILING)
     return callback
 
 
+def skip_wait_at_exit():
+    """Do not wait at exit for a compile under way (a run that failed or was
+    interrupted: the user should get the prompt back at once)."""
+    _exit_wait[0] = False
+
+
 def remove_listener(callback):
-    _listeners.discard(callback)
+    with _notice_lock:
+        _listeners.discard(callback)
 
 
 def _notify(message):
-    for callback in list(_listeners):
+    with _notice_lock:
+        callbacks = list(_listeners)
+    for callback in callbacks:
         try:
             callback(message)
         except Exception:  # noqa: BLE001 - a display must not break the compile
@@ -131,7 +146,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 def _finish_at_exit():
     """Let a compile under way finish before the interpreter exits, so that
     numba caches it: a short script would otherwise compile afresh every run."""
-    running = [t for t in _threads.values() if t.is_alive()]
+    running = [t for t in _threads.values() if t.is_alive()] if _exit_wait[0] else []
     for thread in running:
         thread.join(COMPILE_NOTICE_AFTER)  # loading a warm cache ends well within this
     if any(t.is_alive() for t in running):
@@ -163,7 +178,10 @@ def describe(key):
 
 
 def _announce(key):
-    _announced.add(key)
+    with _notice_lock:
+        if key in _settled:  # the timer fired as the preparation ended
+            return
+        _announced.add(key)
     logger.info("Compiling kernels for %s (first run on this machine only); meanwhile "
                 "the numpy/scipy path gives the same results, more slowly.", describe(key))
     _notify(COMPILING)
@@ -183,8 +201,10 @@ def _prepare(key):
     if problem:
         logger.warning("streamtrack: compiled kernels for %s are not used (%s); the "
                        "numpy/scipy path serves instead.", describe(key), problem)
-    _settled[key] = not problem
-    if key in _announced:
+    with _notice_lock:
+        _settled[key] = not problem
+        ended = key in _announced
         _announced.discard(key)
-        if not _announced:
-            _notify(None)
+        ended = ended and not _announced
+    if ended:
+        _notify(None)

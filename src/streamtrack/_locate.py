@@ -185,6 +185,10 @@ def _validate_image(raw_image, diameter):
                          "volume, pass diameter as a tuple (dz, dy, dx).")
     if min(image.shape) == 0:
         raise ValueError(f"raw_image is empty (shape {image.shape}).")
+    if not image.dtype.isnative:
+        # big-endian data (some TIFFs): the same values in this machine's order,
+        # which is what the compiled kernels (and the buffers) are built for
+        image = image.astype(image.dtype.newbyteorder("="))
     if image.dtype == np.float16:
         # scipy's filters have no float16 loops; float32 holds every float16
         # value exactly, so the result is that of the float32 image

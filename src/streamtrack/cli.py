@@ -341,7 +341,10 @@ INPUT_RECORD = "locate_input"
 def _output(args, resume=False):
     """``_open_output``, removing the store again if this run made it and the run
     failed before a single frame was located (a failure leaves no empty file)."""
-    existed = os.path.exists(args.output)
+    from streamtrack.stores._integrity import holds_store
+
+    # a chunked store whose top-level file was lost still exists: its chunks
+    existed = os.path.exists(args.output) or holds_store(args.output + ".chunks")
     store = _open_output(args.output, args.store, args.overwrite, resume)
     located = []  # after_locate appends: from then on the store is kept
     try:
@@ -779,6 +782,7 @@ def _one_line_repairs(command):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    from streamtrack import _fastpath
     from streamtrack.exceptions import StoreError, SubnetOversizeException
     from streamtrack.exceptions import StoreDamageWarning
 
@@ -792,10 +796,13 @@ def main(argv=None):
             return args.func(args)
     except (ValueError, TypeError, OSError, ImportError, StoreError,
             SubnetOversizeException) as exc:
-        # user errors: one clear line, no traceback
+        # user errors: one clear line, no traceback, and no wait at exit for
+        # a kernel compile under way (it is for runs that go on)
+        _fastpath.skip_wait_at_exit()
         print(f"streamtrack {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _fastpath.skip_wait_at_exit()
         print("interrupted; every frame stored so far is kept", file=sys.stderr)
         return 130
     finally:

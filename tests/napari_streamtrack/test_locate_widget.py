@@ -465,6 +465,8 @@ def test_status_line_notice_of_a_kernel_compile():
 
     from napari_streamtrack._widgets._common import CompileNotice
 
+    for thread in list(_fastpath._threads.values()):
+        thread.join()  # no real compile may announce itself meanwhile
     notice = CompileNotice()
     _fastpath._notify("compiling kernels, first run only")
     assert notice.suffix() == " (compiling kernels, first run only)"

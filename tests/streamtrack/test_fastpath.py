@@ -16,6 +16,13 @@ from streamtrack.linking import _assignment
 from test_locate import PARAMS, spots_image
 
 
+def all_settled():
+    """Let every preparation under way finish: tests that patch kernels or
+    listen for notices must not meet another key's background thread."""
+    for thread in list(_fastpath._threads.values()):
+        thread.join()
+
+
 def both_paths(fn):
     with _fastpath.forced(True):
         fast = fn()
@@ -61,6 +68,7 @@ def test_preparation_compiles_what_real_calls_use(dtype):
     real frame would stall on a compile after all)."""
     assert _fastpath.wait(("locate", 2, np.dtype(dtype).name))
     assert _fastpath.wait(("link",))
+    all_settled()
     before = compiled_specialisations()
     image, _ = spots_image(dtype, seed=4)
     st.locate(image, 11, invert=True)
@@ -72,6 +80,7 @@ def test_preparation_compiles_what_real_calls_use(dtype):
 
 
 def test_a_kernel_that_disagrees_is_refused(monkeypatch):
+    all_settled()
     real = _kernels.refine_com
 
     def off_by_a_little(*args):
@@ -84,6 +93,7 @@ def test_a_kernel_that_disagrees_is_refused(monkeypatch):
 
 
 def test_a_solver_that_disagrees_is_refused(monkeypatch):
+    all_settled()
     real = _assignment.solve_groups
 
     def drops_one_link(*args):
@@ -152,6 +162,7 @@ def test_a_long_compile_is_announced_to_listeners(monkeypatch):
     preparation has taken longer than a cache load, and None when it ends."""
     import time
 
+    all_settled()
     heard = []
     monkeypatch.setattr(_fastpath, "COMPILE_NOTICE_AFTER", 0.05)
     monkeypatch.setattr(_verify, "check", lambda key: time.sleep(0.5))
@@ -169,6 +180,7 @@ def test_a_long_compile_is_announced_to_listeners(monkeypatch):
 
 
 def test_a_listener_added_during_a_compile_hears_of_it_at_once(monkeypatch):
+    all_settled()
     heard = []
     monkeypatch.setattr(_fastpath, "_announced", {("test", "compiling")})
     _fastpath.add_listener(heard.append)
@@ -179,6 +191,7 @@ def test_a_listener_added_during_a_compile_hears_of_it_at_once(monkeypatch):
 def test_cli_progress_bar_says_when_kernels_compile():
     from streamtrack.cli import _progress
 
+    all_settled()
     bar = _progress(10, "locate", quiet=True)
     try:
         _fastpath._notify("compiling kernels, first run only")
@@ -207,3 +220,14 @@ def test_a_forked_child_prepares_its_own_kernels(tmp_path):
         print("parent", _fastpath.wait(key))
     """, NUMBA_CACHE_DIR=str(tmp_path))
     assert lines == ["child", "True", "parent", "True"]
+
+
+def test_big_endian_images_locate_like_native_ones_on_both_paths():
+    """Some TIFFs hold big-endian pixels: the compiled path must take them too."""
+    image, _ = spots_image(np.uint16, seed=6)
+    swapped = image.astype(image.dtype.newbyteorder(">"))
+    assert _fastpath.wait(("locate", 2, "uint16"))
+    native = st.locate(image, 11)
+    fast, slow = both_paths(lambda: st.locate(swapped, 11))
+    pd.testing.assert_frame_equal(fast, native, check_exact=True)
+    pd.testing.assert_frame_equal(slow, native, check_exact=True)

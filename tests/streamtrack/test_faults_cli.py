@@ -393,9 +393,22 @@ def test_diameter_too_small_names_the_diameter(image):
         st.locate(image, 11, smoothing_size=3, noise_size=3)
 
 
+def settle_kernels(*keys):
+    """Get these compiled kernels ready and let every preparation end, before a
+    process-wide "error" warnings filter: a background compile (numba enters
+    catch_warnings too) must neither run under it nor carry it away."""
+    from streamtrack import _fastpath
+
+    for key in keys:
+        _fastpath.wait(key)
+    for thread in list(_fastpath._threads.values()):
+        thread.join()
+
+
 def test_float16_image_gives_trackpys_float32_result(image):
     as16 = (image / 255).astype(np.float16)
     as32 = as16.astype(np.float32)
+    settle_kernels(("locate", 2, "float32"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no scipy error, no cast warning
         ours = st.locate(as16, 11)
@@ -406,6 +419,7 @@ def test_float16_image_gives_trackpys_float32_result(image):
 
 @pytest.mark.parametrize("wide, narrow", [(np.int64, np.int32), (np.uint64, np.uint32)])
 def test_64_bit_integer_images_are_located_as_32_bit(image, wide, narrow):
+    settle_kernels(("locate", 2, np.dtype(narrow).name))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ours = st.locate(image.astype(wide), 11)
@@ -443,6 +457,7 @@ def test_link_df_repeated_frame_rows_warn_and_match_trackpy(features):
     frames = [df for _, df in doubled.groupby("frame")]
     with pytest.warns(UserWarning, match="frame 3"):
         list(st.link_df_iter(frames, 5))
+    settle_kernels(("link",))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning without repeats
         st.link_df(features, 5)

@@ -343,16 +343,6 @@ class _HDFStoreBase(FramewiseData):
                 raise
             self._fail("the last changes (on close)", exc)
 
-    def __exit__(self, exc_type, exc_value, traceback):
-        if exc_type is None:
-            self.close()
-            return
-        try:  # an error is on its way: closing must not replace it with another
-            self.close()
-        except Exception as exc:  # noqa: BLE001
-            warnings.warn(f"closing {self.filename!r} after an error failed too: {exc}",
-                          RuntimeWarning, stacklevel=2)
-
     def __repr__(self):
         if self._failure is not None or not self.store.is_open:
             return f"<{type(self).__name__} {self.filename!r}, closed>"

@@ -184,4 +184,13 @@ class FramewiseData(ABC):
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        self.close()
+        if exc_type is None:
+            self.close()
+            return
+        try:  # an error is on its way: closing must not replace it with another
+            self.close()
+        except Exception as exc:  # noqa: BLE001
+            import warnings
+
+            warnings.warn(f"closing {self!r} after an error failed too: {exc}",
+                          RuntimeWarning, stacklevel=2)

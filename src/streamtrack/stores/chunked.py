@@ -464,9 +464,16 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
                     root._v_attrs[_integrity.CRC_ATTR] = _integrity.chunk_checksum(
                         root[CHUNK_KEY].table, text)
             self._check_written(k, tmp)
-        except BaseException:
+        except BaseException as exc:
             if os.path.exists(tmp):  # ours, half written: the journal still holds it all
                 os.remove(tmp)
+            if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, StoreError):
+                # a full disk or a size limit reaches us as HDF5's own error stack
+                raise StoreError(
+                    f"chunk {k} could not be written to {tmp!r} ({_short(exc)[:120]}): a "
+                    f"full disk or a file-size limit? Nothing was lost: the frames stay in "
+                    f"the journal {self._path(k, 'wal')}, sealed when the store is next "
+                    "closed with room to write.") from None
             raise
         handle = self._handles.pop(k, None)
         if handle is not None:
