@@ -418,7 +418,7 @@ def cmd_locate(args):
 
 def cmd_link(args):
     import streamtrack as tp
-    from streamtrack.linking import link_df_iter, link_store_iter
+    from streamtrack.linking import link_store_iter
     from streamtrack.stores import open_store
 
     tp.quiet()

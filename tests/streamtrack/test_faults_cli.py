@@ -15,7 +15,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 import streamtrack as st
 from streamtrack.stores import open_store
@@ -53,18 +52,6 @@ def contents(path):
         return store.dump(), store.metadata
 
 
-@pytest.fixture(scope="module")
-def rgba_movie(tmp_path_factory):
-    """Six RGBA PNG frames, the particles in the green channel, and the frames."""
-    folder = tmp_path_factory.mktemp("movie")
-    frames, _ = st.synthetic.brownian_movie(n_particles=12, n_frames=6, shape=(160, 200),
-                                            diffusion=0.5, seed=3)
-    for frame in frames:
-        rgba = np.zeros(frame.shape + (4,), np.uint8)
-        rgba[:, :, 1] = frame
-        rgba[:, :, 3] = 255
-        Image.fromarray(rgba).save(folder / f"img{frame.frame_no}.png")
-    return folder, frames
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +119,7 @@ def test_generator_error_on_a_dask_cluster_keeps_every_frame(tmp_path):
 
 
 def test_cli_unreadable_frame_mid_movie_keeps_the_frames_before(rgba_movie, tmp_path):
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     movie = tmp_path / "movie"
     movie.mkdir()
     for i in range(6):
@@ -150,7 +137,7 @@ def test_cli_unreadable_frame_mid_movie_keeps_the_frames_before(rgba_movie, tmp_
 @pytest.fixture
 def located_store(rgba_movie, tmp_path):
     """A complete `locate` run with --meta; returns (store, meta, options)."""
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     out, meta = tmp_path / "r.h5", tmp_path / "run.yml"
     options = ["-d", 11, "--channel", 1, "--minmass", MINMASS]
     result = run_cli("locate", folder, *options, "-o", out, "--meta", meta, "-q")
@@ -166,7 +153,7 @@ def located_store(rgba_movie, tmp_path):
 ])
 def test_cli_resume_refuses_other_options_and_touches_nothing(rgba_movie, located_store,
                                                               changed, named):
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     out, meta, _ = located_store
     before, meta_before = contents(out), meta.read_bytes()
     result = run_cli("locate", folder, *changed, "-o", out, "--meta", meta, "--resume", "-q")
@@ -178,7 +165,7 @@ def test_cli_resume_refuses_other_options_and_touches_nothing(rgba_movie, locate
 
 
 def test_cli_resume_with_the_same_options_continues(rgba_movie, located_store):
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     out, meta, options = located_store
     before, _ = contents(out)
     result = run_cli("locate", folder, *options, "-o", out, "--meta", meta, "--resume", "-q")
@@ -222,7 +209,7 @@ BAD_OPTIONS = [
 @pytest.mark.parametrize("options, named", BAD_OPTIONS)
 def test_cli_overwrite_with_a_bad_option_keeps_the_store(rgba_movie, located_store,
                                                          options, named):
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     out, meta, _ = located_store
     before, meta_before = digest(out), meta.read_bytes()
     result = run_cli("locate", folder, *options, "-o", out, "--meta", meta, "--overwrite",
@@ -238,7 +225,7 @@ def test_cli_overwrite_with_a_bad_option_keeps_the_store(rgba_movie, located_sto
     case for case in BAD_OPTIONS
     if case[0][:2] == ["-d", 11] and "--processes" not in case[0]] + [BAD_OPTIONS[5]])
 def test_cli_bad_option_leaves_no_file_behind(rgba_movie, tmp_path, options, named):
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     out, meta = tmp_path / "new.h5", tmp_path / "new.yml"
     result = run_cli("locate", folder, *options, "-o", out, "--meta", meta, "-q",
                      "--store", "chunked")
@@ -247,7 +234,7 @@ def test_cli_bad_option_leaves_no_file_behind(rgba_movie, tmp_path, options, nam
 
 
 def test_cli_missing_output_folder_is_named(rgba_movie, tmp_path):
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     result = run_cli("locate", folder, "-d", 11, "--channel", 1, "-o",
                      tmp_path / "nowhere" / "f.h5", "-q")
     assert_told(result, "-o/--output", "nowhere", "does not exist")
@@ -258,7 +245,7 @@ def test_cli_missing_output_folder_is_named(rgba_movie, tmp_path):
 
 
 def test_cli_refuses_to_write_over_an_input_frame(rgba_movie, tmp_path):
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     frame = tmp_path / "one.png"
     frame.write_bytes((folder / "img0.png").read_bytes())
     before = digest(frame)
@@ -279,7 +266,7 @@ def test_cli_refuses_to_write_over_an_input_frame(rgba_movie, tmp_path):
 def test_cli_meta_on_a_full_disk_is_named_and_leaves_no_store(rgba_movie, tmp_path):
     if not os.path.exists("/dev/full"):
         pytest.fail("needs /dev/full (Linux): every write there fails with ENOSPC")
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     result = run_cli("locate", folder, "-d", 11, "--channel", 1, "-o", tmp_path / "f.h5",
                      "--meta", "/dev/full", "--store", "chunked", "-q")
     assert_told(result, "/dev/full", "No space left on device")
@@ -301,7 +288,7 @@ def test_cli_demo_keeps_an_existing_demo_store(tmp_path):
 
 
 def test_cli_track_checks_link_options_before_writing(rgba_movie, located_store):
-    folder, _ = rgba_movie
+    folder, _, _ = rgba_movie
     out, _, _ = located_store
     before = digest(out)
     for options, named in ((["-s", "3,4,5"], ["search_range has 3 values", "['y', 'x']"]),

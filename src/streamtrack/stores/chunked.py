@@ -568,7 +568,7 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
     def save_metadata(self, name, record):
         """Save a JSON-serialisable ``record`` under ``name`` (atomically)."""
         self._writable()
-        from .hdf import _json_default
+        from ._hdfbase import _json_default
 
         meta = self.metadata
         meta[str(name)] = json.loads(json.dumps(record, default=_json_default))

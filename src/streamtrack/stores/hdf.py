@@ -19,7 +19,7 @@ import pandas as pd
 from ..exceptions import StoreError
 from . import _room
 from ._fastread import read_frame_table, read_table_rows
-from ._hdfbase import _HDFStoreBase, _json_default  # noqa: F401 - chunked uses it
+from ._hdfbase import _HDFStoreBase
 from ._single_columns import TableTypes, fit_frame, missing_values
 
 # A frame node is read whole, so the PyTables index pandas builds by default
