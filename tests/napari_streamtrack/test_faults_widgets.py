@@ -320,7 +320,8 @@ def test_link_refuses_a_store_it_cannot_open(make_napari_viewer, tmp_path, error
         "under a file": (tmp_path / "notes.txt" / "store.h5",
                          f"The store {tmp_path / 'notes.txt' / 'store.h5'} is missing"),
         "not an HDF5 file": (tmp_path / "notes.txt",
-                             f"{tmp_path / 'notes.txt'} is not a framewise store"),
+                             f"'{tmp_path / 'notes.txt'}' is not an HDF5 file (it starts "
+                             "with b'not a store\\n')"),
     }[case]
     viewer = make_napari_viewer()
     widget = make_link(viewer, path)
@@ -331,6 +332,29 @@ def test_link_refuses_a_store_it_cannot_open(make_napari_viewer, tmp_path, error
     assert listing(tmp_path) == before and listing(tmp_path / "folder.h5") == []
     assert (tmp_path / "notes.txt").read_text() == "not a store\n"
 
+
+def test_link_refuses_a_truncated_store_with_the_cores_message(make_napari_viewer, tmp_path,
+                                                               errors):
+    # a damaged HDF5 file is not mistaken for "not a framewise store": the core's
+    # open_store says what is wrong, before the run, and the file is left as it was
+    path = tmp_path / "cut.h5"
+    with streamtrack.PandasHDFStore(path, mode="w") as store:
+        for t in range(4):
+            store.put(pd.DataFrame({"y": np.arange(50.0), "x": np.arange(50.0) + t,
+                                    "frame": t}))
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) // 2)
+    cut = path.read_bytes()
+    viewer = make_napari_viewer()
+    widget = make_link(viewer, path)
+    before = listing(tmp_path)
+
+    assert widget.run() is None and widget.worker is None
+    status = assert_ready_again(widget, errors)
+    assert status.startswith(f"'{path}' is a damaged HDF5 file, truncated: ")
+    assert "not a framewise store" not in status
+    assert path.read_bytes() == cut and listing(tmp_path) == before
+    assert len(viewer.layers) == 0
 
 def test_link_error_after_some_frames_keeps_them(make_napari_viewer, qtbot, tmp_path, movie,
                                                  errors):

@@ -152,7 +152,7 @@ def test_resume_from_a_checkpoint_written_before_memory_counted_steps(tmp_path):
         frame_no, arrays = store.load_checkpoint("link")
         assert {"clock", "seen"} <= set(arrays)
         store.save_checkpoint("link", frame_no, {k: v for k, v in arrays.items()
-                                                 if k not in ("clock", "seen")})
+                                                 if k not in ("clock", "seen", "options")})
         st.batch(frames, 11, minmass=500, output=store, resume=True)
         assert st.link_store(store, 5, memory=2, resume=True) == 10
         pd.testing.assert_frame_equal(all_frames(store), want)
@@ -317,4 +317,36 @@ def test_link_store_with_options_that_fail_keeps_the_last_links_record(tmp_path,
         assert store.metadata == before[1] and store.load_checkpoint("link")[0] == before[2]
         st.batch(frames, 11, minmass=500, output=store, processes=1, resume=True)
         assert st.link_store(store, 5, memory=1, resume=True) == 8  # the new frames only
+        pd.testing.assert_frame_equal(all_frames(store), want)
+
+
+@pytest.mark.parametrize("cls", STORES)
+def test_resume_after_a_link_stopped_between_its_options_record_and_checkpoint(tmp_path,
+                                                                               cls):
+    """A link with new options stopped after saving its options record but before its
+    first checkpoint (as a kill there leaves it): resume with the new options must not
+    continue the old run's checkpoint."""
+    frames, _ = synthetic.brownian_movie(n_particles=25, n_frames=20, shape=(160, 160), seed=6)
+    frames = st.open([np.asarray(f) for f in frames])
+    with st.PandasHDFStoreChunked(tmp_path / "b.h5") as store:
+        st.batch(frames, 11, minmass=500, output=store, processes=1)
+        st.link_store(store, 3, memory=2)  # uninterrupted with options B
+        want = all_frames(store)
+    with getattr(st, cls)(tmp_path / "cut.h5") as store:
+        st.batch(frames, 11, minmass=500, output=store, processes=1)
+        assert st.link_store(store, 5, memory=0) == 20  # options A, checkpoint at 19
+        save = store.save_checkpoint
+        store.save_checkpoint = lambda *args: (_ for _ in ()).throw(KeyboardInterrupt())
+        with pytest.raises(KeyboardInterrupt):  # after the options record, before any checkpoint
+            st.link_store(store, 3, memory=2)
+        store.save_checkpoint = save
+        assert store.metadata["link_checkpoint"]["memory"] == 2  # B's record...
+        assert store.load_checkpoint("link")[0] == 19  # ...next to A's checkpoint
+        try:
+            st.link_store(store, 3, memory=2, resume=True)
+        except ValueError as exc:  # refused: one line naming the mismatch
+            message = str(exc)
+            assert len(message.splitlines()) == 1 and "resume" in message, message
+            assert "memory" in message and "search_range" in message, message
+            st.link_store(store, 3, memory=2)  # the advice: link again without resume
         pd.testing.assert_frame_equal(all_frames(store), want)

@@ -22,9 +22,9 @@ from napari.utils.notifications import show_error
 from psygnal import Signal
 
 import streamtrack
-from streamtrack.exceptions import StoreError, StoreLockedError, SubnetOversizeException
+from streamtrack.exceptions import StoreError, SubnetOversizeException
 from streamtrack.predict import DriftPredict, NearestVelocityPredict
-from streamtrack.stores.detect import open_store, store_layout
+from streamtrack.stores.detect import open_store
 
 from .. import _reader, _settings, _window
 from .._layers import T_COLUMN, features_from_points, points_data, split_frames, tracks_data
@@ -180,21 +180,6 @@ def _link_table(table: pd.DataFrame, record: dict):
         return exc
 
 
-def _refuse_if_locked(path: str) -> None:
-    """Raise the core's ``StoreLockedError`` if another process writes the HDF5 file ``path``.
-
-    HDF5 locks a file against readers while a process writes it, so a store
-    being written looks unreadable; saying "not a store" would send the user
-    after the wrong problem.
-    """
-    try:
-        streamtrack.PandasHDFStore(path, mode="r").close()
-    except StoreLockedError:
-        raise
-    except Exception:  # noqa: BLE001 - not locked: the caller explains what it is
-        pass
-
-
 class LinkWidget(Container):
     """Link located features into trajectories (Points -> Points by particle + Tracks).
 
@@ -331,10 +316,9 @@ class LinkWidget(Container):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"The store {path} is missing: locate the features "
                                     "again, or choose the file where it is now.")
-        if store_layout(path) is None:
-            _refuse_if_locked(path)  # the layout check cannot tell a locked file
-            raise ValueError(f"{path} is not a framewise store (trackpy HDF5 layout).")
         try:
+            # the core says what is wrong with a file it cannot open: locked by a writer,
+            # damaged or truncated, not HDF5, not a framewise store (nothing is written)
             with open_store(path, mode="r") as store:
                 frames, meta = tuple(store.frames), store.metadata
         except StoreError:

@@ -11,6 +11,8 @@ As :func:`streamtrack.link_df_iter` on a store, ``memory`` counts the frames
 delivered, and every frame the store recorded as processed without features
 is delivered as an empty frame (counted, not yielded).
 """
+import json
+
 import numpy as np
 
 from ._api import _link_frame, _store_frames
@@ -20,6 +22,9 @@ from ._output import LinkingOutput
 CHECKPOINT = "link"
 #: the store's metadata record of the options of the run the checkpoint belongs to
 RECORD = "link_checkpoint"
+#: the checkpoint's own copy of its run's options (JSON bytes): checkpoints of
+#: earlier versions lack it, and resuming them checks the record only
+OPTIONS = "options"
 
 
 def _saved_parameters(store):
@@ -33,14 +38,17 @@ def _parameters(search_range, kwargs):
     return params
 
 
-def _save_checkpoint(store, linker, frame_no):
-    """Keep ``linker``'s state after ``frame_no`` in ``store``."""
+def _save_checkpoint(store, linker, frame_no, params):
+    """Keep ``linker``'s state after ``frame_no`` in ``store``, with the options
+    ``params`` of the run (so a resume checks the options of this very state,
+    not only the record, which a run saves before its first checkpoint)."""
     state = linker.state()
     store.save_checkpoint(CHECKPOINT, frame_no, {
         "next_id": np.int64(state["next_id"]), "ids": state["ids"],
         "pos": (np.empty((0, 0)) if state["pos"] is None else state["pos"]),
         "t_last": state["t_last"], "clock": np.int64(state["clock"]),
-        "seen": state["seen"]})
+        "seen": state["seen"],
+        OPTIONS: np.frombuffer(json.dumps(params, sort_keys=True).encode(), np.uint8)})
 
 
 def _save_parameters(store, params):
@@ -64,14 +72,21 @@ def _restored(store, linker, params, through=None):
     found = store.load_checkpoint(CHECKPOINT)
     if found is None or (through is not None and found[0] > through):
         return None
-    saved = _saved_parameters(store)
-    if saved is not None and saved != params:
-        changed = sorted(k for k in set(saved) | set(params)
-                         if saved.get(k) != params.get(k))
-        raise ValueError(f"resume=True (--resume) must use the options of the run it "
-                         f"continues; these differ: {changed} (saved: "
-                         f"{ {k: saved.get(k) for k in changed} }).")
     frame_no, state = found
+    own = state.pop(OPTIONS, None)
+    # the checkpoint's own options first: the record may be that of a later run
+    # stopped before its first checkpoint, next to this older checkpoint
+    for saved, what in ((None if own is None else json.loads(own.tobytes().decode()),
+                         f"the checkpoint of frame {frame_no}"),
+                        (_saved_parameters(store), "the options record")):
+        if saved is not None and saved != params:
+            changed = sorted(k for k in set(saved) | set(params)
+                             if saved.get(k) != params.get(k))
+            raise ValueError(
+                f"resume=True (--resume) must use the options of the run it continues; "
+                f"these differ: {changed} (saved in {what}: "
+                f"{ {k: saved.get(k) for k in changed} }); if the last link was "
+                "interrupted with other options, link again without resume.")
     # a linked frame whose newest write was lost to damage (the store
     # warned) is back to its unlinked version: resuming would skip it
     lacking = getattr(store, "frames_without", None)
@@ -113,7 +128,7 @@ def _link_stored(store, linker, params, after=None, through=None, pos_columns=No
             recorded = True
         if len(frame):
             store.put(linked)
-        _save_checkpoint(store, linker, t)
+        _save_checkpoint(store, linker, t, params)
         yield linked
 
 
@@ -277,7 +292,7 @@ class _CheckpointedOutput(LinkingOutput):
         if frame_no == self._last_put:
             # frames without features are stepped again by a resume, to the
             # same state (as link_store_iter checkpoints stored frames only)
-            _save_checkpoint(self.store, self.linker, frame_no)
+            _save_checkpoint(self.store, self.linker, frame_no, self.params)
 
 
 def _numbers(store, after):
