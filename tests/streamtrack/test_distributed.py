@@ -11,6 +11,7 @@ import inspect
 import subprocess
 import sys
 import time
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -68,13 +69,18 @@ class Spy:
         self.submitted, self.scattered, self.done = [], [], []
         self.max_unfinished = 0
         submit, scatter = client.submit, client.scatter
+        futures = []
 
         def spy_submit(func, *args, **kwargs):
             future = submit(func, *args, **kwargs)
             self.submitted.append(args)
+            futures.append(weakref.ref(future))  # weak: released futures are done
             future.add_done_callback(lambda f, i=len(self.submitted) - 1: self.done.append(i))
+            # done callbacks run later on the client's loop; a future's own
+            # state is set before its result is handed to the driver
             self.max_unfinished = max(self.max_unfinished,
-                                      len(self.submitted) - len(self.done))
+                                      sum(f() is not None and not f().done()
+                                          for f in futures))
             return future
 
         self.runs = lambda: [args[-2] for args in self.submitted]
