@@ -59,6 +59,8 @@ def compiled_kernels_ready():
     """Wait for streamtrack's compiled kernels (uint8 locate, link): they get
     ready in the background, and a timing should not include the numpy path
     that serves meanwhile (bench_startup.py measures that phase)."""
+    import streamtrack._feature  # noqa: F401 - registers the "locate" kernels' check
+    import streamtrack.linking  # noqa: F401 - registers the "link" check
     from streamtrack import _fastpath
 
     assert _fastpath.wait(("locate", 2, "uint8")) and _fastpath.wait(("link",))

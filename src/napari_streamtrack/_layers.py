@@ -11,9 +11,15 @@ linked). napari wants:
   same order.
 
 Both keep absolute frame numbers, so layers line up with the image's time
-axis however the frames were selected. No Qt and no napari imports here: the
-reader, the writers and the widgets share these functions, and tests call
-them directly.
+axis however the frames were selected.
+
+Also here, for every store shown as layers (the reader's, the windowed
+ones of :mod:`._window`): the layers' keyword arguments and geometry from a
+store's metadata, and the one rule for a store too big to hold as layers
+(:func:`too_big_for_layers`).
+
+No Qt and no napari imports here: the reader, the window, the writers and
+the widgets share these functions, and tests call them directly.
 """
 from __future__ import annotations
 
@@ -24,6 +30,74 @@ T_COLUMN = "frame"
 ID_COLUMN = "particle"
 # napari adds this column to a Tracks layer's features; it is not ours to store
 _TRACKS_OWN = ("track_id",)
+# above this many features a store is shown windowed (about 100 MB of layer data)
+WINDOW_FEATURES = 2_000_000
+# the point size when a store does not say its locate diameter
+DEFAULT_DIAMETER = 11.0
+
+
+def too_big_for_layers(n_features: int, limit: int | None = None) -> bool:
+    """Whether ``n_features`` features are too many to hold as layers.
+
+    Such a store is shown windowed (:mod:`._window`): the reader opens it
+    so, and the widgets stop collecting a run's features once it is.
+
+    Parameters
+    ----------
+    n_features : int
+        Features a store holds (or a run has produced so far).
+    limit : int, optional
+        The most features held as layers. Default :data:`WINDOW_FEATURES`.
+    """
+    return n_features > (WINDOW_FEATURES if limit is None else limit)
+
+
+def store_geometry(meta: dict) -> dict:
+    """Scale, translate, axis labels and units a store's metadata saved, if any.
+
+    The writer saves them under ``'napari'``, so layers read back sit where
+    they were.
+    """
+    saved = meta.get("napari", {})
+    return {key: tuple(saved[key]) for key in ("scale", "translate", "axis_labels", "units")
+            if saved.get(key)}
+
+
+def store_diameter(meta: dict) -> float:
+    """The locate diameter a store's metadata records (the largest of several), or 11.
+
+    The "locate" record of ``streamtrack.workflow`` (command line, widgets,
+    console), else the options ``streamtrack.batch`` records by itself.
+    """
+    record = meta.get("locate") or meta.get("locate_options") or {}
+    diameter = record.get("diameter", DEFAULT_DIAMETER)
+    return float(np.max(diameter)) if diameter is not None else DEFAULT_DIAMETER
+
+
+def store_layer_kwargs(name: str, meta: dict, layer_metadata: dict) -> tuple[dict, dict]:
+    """``add_points`` and ``add_tracks`` keyword arguments for the layers of a store.
+
+    Parameters
+    ----------
+    name : str
+        The Points layer's name; the Tracks layer is ``'<name> tracks'``.
+    meta : dict
+        The store's metadata (geometry, locate diameter).
+    layer_metadata : dict
+        What both layers hold as ``metadata``.
+
+    Returns
+    -------
+    points, tracks : dict
+        Without ``data`` and ``features``.
+    """
+    geometry = store_geometry(meta)
+    points = dict(name=name, metadata=layer_metadata, size=store_diameter(meta),
+                  face_color="transparent", border_color="yellow", border_width=0.1,
+                  **geometry)
+    tracks = dict(name=f"{name} tracks", metadata=layer_metadata, tail_length=30,
+                  color_by="particle", **geometry)
+    return points, tracks
 
 
 def position_columns(columns) -> list[str]:

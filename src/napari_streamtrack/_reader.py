@@ -6,9 +6,11 @@ answers None -- never raises -- for anything that is not a framewise store.
 
 A store becomes a Points layer (``frame, (z), y, x`` + features) and, when it
 is linked, a Tracks layer (``particle, frame, (z), y, x``). A store too big to
-hold as layers (more than :data:`WINDOW_FEATURES` features) opens windowed:
-the layers hold only the frames around the current step and are refilled
-from the store as the slider moves (:mod:`._window`).
+hold as layers (:func:`._layers.too_big_for_layers`) opens windowed: the
+layers hold only the frames around the current step and are refilled from
+the store as the slider moves (:mod:`._window`).
+
+Imports go one way: ``_reader -> _window -> _layers``.
 """
 from __future__ import annotations
 
@@ -17,11 +19,9 @@ import os
 import numpy as np
 import pandas as pd
 
-from . import _layers
+from . import _layers, _window
 
 SUFFIXES = (".h5", ".hdf5", ".hdf")
-# above this many features a store opens windowed (about 100 MB of layer data)
-WINDOW_FEATURES = 2_000_000
 # frames sampled to estimate a store's size without reading it all
 _SAMPLE_FRAMES = 64
 
@@ -59,27 +59,6 @@ def estimate_features(store) -> int:
     return int(round(mean * len(frames)))
 
 
-def layer_kwargs(name: str, metadata: dict, geometry: dict, diameter: float = 11) -> tuple:
-    """``add_points`` and ``add_tracks`` keyword arguments for a store's layers."""
-    points = dict(name=name, metadata=metadata, size=diameter, face_color="transparent",
-                  border_color="yellow", border_width=0.1, **geometry)
-    tracks = dict(name=f"{name} tracks", metadata=metadata, tail_length=30,
-                  color_by="particle", **geometry)
-    return points, tracks
-
-
-def store_geometry(meta: dict) -> dict:
-    """Scale, translate, axis labels and units saved by the writer, if any."""
-    saved = meta.get("napari", {})
-    return {key: tuple(saved[key]) for key in ("scale", "translate", "axis_labels", "units")
-            if saved.get(key)}
-
-
-def _diameter(meta: dict) -> float:
-    diameter = meta.get("locate", {}).get("diameter", 11)
-    return float(np.max(diameter)) if diameter is not None else 11.0
-
-
 def read_store(path, *, window_features: int | None = None) -> list:
     """Layers of a framewise store: Points, plus Tracks when it is linked.
 
@@ -88,7 +67,8 @@ def read_store(path, *, window_features: int | None = None) -> list:
     path : str
         A file :func:`get_reader` accepted.
     window_features : int, optional
-        Open windowed above this many features. Default :data:`WINDOW_FEATURES`.
+        Open windowed above this many features. Default
+        :data:`._layers.WINDOW_FEATURES`.
 
     Returns
     -------
@@ -100,19 +80,16 @@ def read_store(path, *, window_features: int | None = None) -> list:
     if isinstance(path, (list, tuple)):
         path = path[0]
     path = os.fspath(path)
-    limit = WINDOW_FEATURES if window_features is None else window_features
     name = os.path.splitext(os.path.basename(path))[0]
     with open_store(path, mode="r") as store:
         meta = store.metadata
         store_class = type(store).__name__
-        if estimate_features(store) > limit:
-            from ._window import windowed_layers
-
-            return windowed_layers(store, path, name, meta)
+        if _layers.too_big_for_layers(estimate_features(store), window_features):
+            return _window.windowed_layers(store, path, name, meta)
         frames = [store.get(t) for t in store.frames]
     table = pd.concat(frames, ignore_index=True) if frames else None
     metadata = {"streamtrack": {"store": path, "store_class": store_class, **meta}}
-    points_kw, tracks_kw = layer_kwargs(name, metadata, store_geometry(meta), _diameter(meta))
+    points_kw, tracks_kw = _layers.store_layer_kwargs(name, meta, metadata)
     if table is None or table.empty:
         return [(np.empty((0, 3)), points_kw, "points")]
     data, features = _layers.points_data(table)

@@ -10,6 +10,8 @@ costs nothing; memory is bounded by the window and the cache, not the store.
 The Points layer also holds two hidden points at the first and the last
 frame: napari sizes the time slider from the layers' extent, and without
 them the slider would only span the window.
+
+Imports go one way: ``_reader -> _window -> _layers``.
 """
 from __future__ import annotations
 
@@ -210,15 +212,13 @@ def windowed_layers(store, path, name, meta):
     When a viewer is open, a :class:`StoreWindow` attaches to the layers as
     soon as they are added (the reader cannot see the viewer itself).
     """
-    from ._reader import _diameter, layer_kwargs, store_geometry
-
     token = uuid.uuid4().hex
     frames = sorted(store.frames)
     first = store.get(frames[0]) if frames else pd.DataFrame(columns=["frame", "y", "x"])
     pos = _layers.position_columns(first.columns)
     metadata = {"streamtrack": {"store": path, "store_class": type(store).__name__,
                                 "windowed": True, "window_token": token, **meta}}
-    points_kw, tracks_kw = layer_kwargs(name, metadata, store_geometry(meta), _diameter(meta))
+    points_kw, tracks_kw = _layers.store_layer_kwargs(name, meta, metadata)
     data, features = _layers.points_data(first) if len(first) else (
         np.empty((0, 1 + len(pos))), None)
     ends = _range_markers(np.asarray(frames), 1 + len(pos))
@@ -236,6 +236,7 @@ def windowed_layers(store, path, name, meta):
 def _attach_when_added(token, path, n_layers):
     try:
         import napari
+        from napari.layers import Tracks
 
         viewer = napari.current_viewer()
     except Exception:  # noqa: BLE001 - no Qt / no viewer: static layers are fine
@@ -248,7 +249,7 @@ def _attach_when_added(token, path, n_layers):
         layer = event.value
         if layer.metadata.get("streamtrack", {}).get("window_token") != token:
             return
-        found[layer._type_string] = layer
+        found["tracks" if isinstance(layer, Tracks) else "points"] = layer
         if len(found) == n_layers:
             viewer.layers.events.inserted.disconnect(on_inserted)
             points = found["points"]

@@ -14,7 +14,7 @@ stays cheap for the command line and the napari plugin.
 """
 from importlib import import_module
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> private module that defines it
 _EXPORTS = {
@@ -22,9 +22,9 @@ _EXPORTS = {
     "pipeline": "frames",
     "Frame": "frames",
     "FrameSequence": "frames",
-    "locate": "_locate",
-    "bandpass": "_preprocess",
-    "invert_image": "_preprocess",
+    "locate": "_feature",
+    "bandpass": "_feature",
+    "invert_image": "_feature",
     "batch": "_batch",
     "batch_iter": "_batch",
     "quiet": "_logging",

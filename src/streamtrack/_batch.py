@@ -12,10 +12,12 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from ._locate import _check_options, _empty, _sizes, feature_columns, locate
+from ._feature import check_options, empty_features, feature_columns, locate
 from ._logging import logger
 from ._meta import write_meta
+from ._numbering import frame_number, indexable, numbered, process_frame
+from ._version import __version__
+from .stores.base import processed_marker, resumable
 
 
 def _n_workers(processes, output=None):
@@ -32,42 +34,23 @@ def _n_workers(processes, output=None):
     return max(int(processes), 1)
 
 
-def _frame_number(image, index, trust_frame_no=True):
-    frame_no = getattr(image, "frame_no", None) if trust_frame_no else None
-    return index if frame_no is None else int(frame_no)
-
-
-def _locate_item(frames, index, curried):
-    # workers read their own frame: decoding runs in parallel with locating
-    image = frames[index]
-    # slices of one (T, Y, X) array inherit a single frame_no attribute
-    # (trackpy issue #756): number them by position instead
-    if isinstance(frames, np.ndarray):
-        image = np.asarray(image)
-        return index, curried(image)
-    return _frame_number(image, index), curried(image)
-
-
 def _located(frames, curried, n_workers):
-    """Yield ``(frame_no, features)`` in input order, ``n_workers`` at a time."""
-    indexable = hasattr(frames, "__getitem__") and hasattr(frames, "__len__")
+    """Yield ``(frame_no, features)`` in input order, ``n_workers`` at a time.
+
+    Frames are numbered by `_numbering`'s rule, as on a Dask cluster."""
     if n_workers <= 1:
-        if indexable:
-            for i in range(len(frames)):
-                yield _locate_item(frames, i, curried)
-        else:
-            for i, image in enumerate(frames):
-                yield _frame_number(image, i), curried(image)
+        for frame_no, image in numbered(frames):
+            yield frame_no, curried(image)
         return
     # Threads, not processes: the compiled kernels release the GIL, and
     # threads need no pickling, no spawn start-up and no per-worker JIT.
     with ThreadPoolExecutor(n_workers, thread_name_prefix="streamtrack-batch") as pool:
         pending = deque()
-        if indexable:
-            jobs = (pool.submit(_locate_item, frames, i, curried) for i in range(len(frames)))
+        if indexable(frames):  # workers read their own frame, in parallel
+            jobs = (pool.submit(process_frame, frames, i, curried) for i in range(len(frames)))
         else:
-            jobs = (pool.submit(lambda i, im: (_frame_number(im, i), curried(im)), i, im)
-                    for i, im in enumerate(frames))
+            jobs = (pool.submit(lambda n, im: (n, curried(im)), n, im)
+                    for n, im in numbered(frames))
         failed = None  # what the frame source raised, kept until the frames before it are out
 
         def top_up(n):
@@ -102,30 +85,6 @@ def _located(frames, curried, n_workers):
 RECORD = "locate_options"
 #: locate arguments that do not change the features found
 _NOT_RECORDED = ("raw_image", "engine", "filter_before", "filter_after")
-_SIZES = ("separation", "noise_size", "smoothing_size")
-
-
-def _check_locate_kwargs(diameter, kwargs):
-    """Check what ``locate`` would refuse on every frame, before any frame.
-
-    So a bad option is reported before ``meta`` or the store is written,
-    not from inside the first frame (where a worker thread would raise it).
-    Image-dependent checks (RGB frames, sizes given per axis) wait for the
-    first frame; they too come before anything is written.
-    """
-    accepted = inspect.signature(locate).parameters
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise TypeError(f"batch() got unknown locate option(s) {unknown}; locate accepts "
-                        f"{[n for n in accepted if n not in ('raw_image', 'diameter')]}.")
-    options = ("minmass", "maxsize", "threshold", "percentile", "topn", "max_iterations")
-    _check_options(**{k: kwargs[k] for k in options if k in kwargs})
-    sizes = [diameter] + [kwargs.get(k) for k in _SIZES]
-    if not any(hasattr(v, "__iter__") for v in sizes):
-        # single values mean the same on any image: check them now
-        _sizes(2, diameter, kwargs.get("maxsize"), kwargs.get("separation"),
-               kwargs.get("noise_size", 1), kwargs.get("smoothing_size"),
-               kwargs.get("preprocess", True))
 
 
 def _jsonable(value):
@@ -152,7 +111,7 @@ def _check_resumed_record(output, record):
     one store without a word; the message names every option that differs.
     """
     try:
-        saved = getattr(output, "metadata", None)
+        saved = output.metadata if resumable(output) else None
     except Exception:  # noqa: BLE001 - a store that cannot say: nothing to compare
         saved = None
     saved = saved.get(RECORD) if isinstance(saved, dict) else None
@@ -180,7 +139,12 @@ def _check_batch_args(frames, output, kwargs, client=None, diameter=None):
         from ._distributed import check_client
 
         check_client(client)
-    _check_locate_kwargs(diameter, kwargs)
+    # what locate would refuse on every frame, before any frame: a bad option
+    # is reported before meta or the store is written, not from inside the
+    # first frame (where a worker thread would raise it). Image-dependent
+    # checks (RGB frames, sizes per axis) wait for the first frame, which
+    # also comes before anything is written.
+    check_options(diameter, **kwargs)
 
 
 def _write_meta(info, meta):
@@ -209,11 +173,11 @@ def _check_meta_target(meta):
 
 def _after_processed(frames, output):
     """The frames after the last one ``output`` recorded as processed."""
-    done = getattr(output, "processed_frames", None)
-    if done is None:
+    if not resumable(output):
         raise TypeError("resume=True needs an output store that records the frames it "
                         "processed (any streamtrack HDF5 store); got "
                         f"{type(output).__name__}.")
+    done = output.processed_frames
     if not len(done):
         return frames
     through = int(done[-1])
@@ -227,11 +191,11 @@ def _after_processed(frames, output):
     # any other iterable: frames are numbered as batch numbers them, so the
     # skipped ones must be walked past; the rest keep their numbers
     return (image if getattr(image, "frame_no", None) is not None else Frame(image, i)
-            for i, image in enumerate(frames) if _frame_number(image, i) > through)
+            for i, image in enumerate(frames) if frame_number(image, i) > through)
 
 
 def batch_iter(frames, diameter, output=None, processes='auto', after_locate=None, *,
-               client=None, resume=False, **kwargs):
+               client=None, resume=False, meta=None, **kwargs):
     """Locate frame by frame, yielding each frame's features once it is stored.
 
     The generator behind :func:`batch`, for callers that report progress or
@@ -241,7 +205,7 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
 
     Parameters
     ----------
-    frames, diameter, output, processes, after_locate, client, resume, **kwargs
+    frames, diameter, output, processes, after_locate, client, resume, meta, **kwargs
         As in :func:`batch`.
 
     Yields
@@ -272,9 +236,22 @@ def batch_iter(frames, diameter, output=None, processes='auto', after_locate=Non
     if resume:
         frames = _after_processed(frames, output)
         _check_resumed_record(output, record)
+    write = _meta_writer(meta, frames, diameter, kwargs)
     kwargs["diameter"] = diameter
     return _batch_iter(frames, output, n_workers, after_locate, partial(locate, **kwargs),
-                       client, _recorder(output, record))
+                       client, _recorder(output, record, write))
+
+
+def _meta_writer(meta, frames, diameter, kwargs):
+    """What writes ``meta`` (trackpy's YAML record) once the first frame is located."""
+    if not meta:
+        return None
+    _check_meta_target(meta)
+    info = dict(timestamp=datetime.datetime.now(datetime.timezone.utc)
+                .strftime("%Y-%m-%d-%H%M%S"),
+                streamtrack_version=__version__, source=getattr(frames, "filename", None),
+                diameter=diameter, **kwargs)
+    return partial(_write_meta, info, meta)
 
 
 def _recorder(output, record, meta=None):
@@ -282,9 +259,8 @@ def _recorder(output, record, meta=None):
     the locate options and the ``meta`` file. Not before: an option that the
     first frame shows to be wrong (an RGB frame) then leaves nothing behind."""
     def write():
-        save = getattr(output, "save_metadata", None)
-        if save is not None:
-            save(RECORD, record)
+        if resumable(output):
+            output.save_metadata(RECORD, record)
         if meta is not None:
             meta()
     return write
@@ -299,24 +275,30 @@ def _batch_iter(frames, output, n_workers, after_locate, curried, client=None,
 
         results = _distributed.located(frames, curried, client)
     # the same in-order loop either way: the store is fed on this thread only
-    mark = getattr(output, "mark_processed", None)
-    for frame_no, features in results:
-        if first_write is not None:
+    mark = processed_marker(output)
+    try:
+        for frame_no, features in results:
+            if first_write is not None:
+                first_write()
+                first_write = None
+            if "frame" not in features.columns:
+                features["frame"] = np.int64(frame_no)
+            if after_locate is not None:
+                features = after_locate(frame_no, features)
+            logger.info("Frame %d: %d features", frame_no, len(features))
+            if output is not None:
+                if len(features):
+                    output.put(features)
+                if mark is not None:  # empty frames too: resume must not redo them
+                    mark(frame_no)
+            yield frame_no, features
+        if first_write is not None:  # no frames at all: still record the run
             first_write()
-            first_write = None
-        if "frame" not in features.columns:
-            features["frame"] = np.int64(frame_no)
-        if after_locate is not None:
-            features = after_locate(frame_no, features)
-        logger.info("Frame %d: %d features", frame_no, len(features))
-        if output is not None:
-            if len(features):
-                output.put(features)
-            if mark is not None:  # empty frames too: resume must not redo them
-                mark(frame_no)
-        yield frame_no, features
-    if first_write is not None:  # no frames at all: still record the run
-        first_write()
+    finally:
+        # stops the locating threads here, on this thread, also when the loop
+        # ends early (an error, a closed generator): left to the garbage
+        # collector, a worker thread could end up joining itself
+        results.close()
 
 
 def batch(frames, diameter, output=None, meta=None, processes='auto',
@@ -411,15 +393,7 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     if resume:
         frames = _after_processed(frames, output)
         _check_resumed_record(output, record)
-    write = None
-    if meta:
-        _check_meta_target(meta)
-        source = getattr(frames, "filename", None)
-        info = dict(timestamp=datetime.datetime.now(datetime.timezone.utc)
-                    .strftime("%Y-%m-%d-%H%M%S"),
-                    streamtrack_version=__version__, source=source, diameter=diameter,
-                    **kwargs)
-        write = partial(_write_meta, info, meta)
+    write = _meta_writer(meta, frames, diameter, kwargs)
     collected = []
     columns = None
     kwargs["diameter"] = diameter
@@ -435,4 +409,4 @@ def batch(frames, diameter, output=None, meta=None, processes='auto',
     if collected:
         return pd.concat(collected, ignore_index=True)
     warnings.warn("No maxima found in any frame.", UserWarning, stacklevel=2)
-    return _empty(columns or feature_columns(2) + ["frame"])
+    return empty_features(columns or feature_columns(2) + ["frame"])

@@ -39,8 +39,8 @@ from collections import deque
 
 import numpy as np
 
-from ._batch import _frame_number, _locate_item
 from ._logging import logger
+from ._numbering import numbered, process_frame
 from .frames import FrameSequence
 
 EXTRA = "napari-streamtrack[distributed]"
@@ -188,7 +188,7 @@ def _locate_in_sequence(frames, indices, curried):
     # a dask-array-backed frame is computed right here, not submitted back
     # to the cluster, where it could wait forever for this busy thread
     with dask.config.set(scheduler="synchronous"):
-        return _run(lambda i: _locate_item(frames, i, curried), indices)
+        return _run(lambda i: process_frame(frames, i, curried), indices)
 
 
 def _locate_frames(items, curried):
@@ -197,16 +197,10 @@ def _locate_frames(items, curried):
 
 
 def _driver_frames(frames):
-    """``(frame_no, pixels)`` read on the driver, numbered as ``_batch._located`` does."""
-    if hasattr(frames, "__getitem__") and hasattr(frames, "__len__"):
-        for i in range(len(frames)):
-            image = frames[i]
-            # slices of one stacked array share a frame_no (trackpy #756)
-            frame_no = i if isinstance(frames, np.ndarray) else _frame_number(image, i)
-            yield frame_no, np.asarray(image)
-    else:
-        for i, image in enumerate(frames):
-            yield _frame_number(image, i), np.asarray(image)
+    """``(frame_no, pixels)`` read on the driver, numbered as every batch numbers
+    frames (`_numbering`)."""
+    for frame_no, image in numbered(frames):
+        yield frame_no, np.asarray(image)
 
 
 def located(frames, curried, client):

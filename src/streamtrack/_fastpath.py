@@ -1,11 +1,11 @@
 """When compiled kernels may serve, and getting them ready without a wait.
 
-The compiled kernels (`_kernels`, `linking._assignment`) copy the arithmetic
-of the numpy/scipy code that trackpy runs, and every one has a numpy/scipy
-twin in streamtrack that gives the same bits. Compiling them costs ~10-30 s on
-a machine whose numba cache is empty (a fresh install, a new Dask worker
-image), and loading them from the cache still ~0.3 s; neither should delay
-the first result. So:
+The compiled kernels (`_feature.kernels`, `linking._assignment`) copy the
+arithmetic of the numpy/scipy code that trackpy runs, and every one has a
+numpy/scipy twin in streamtrack that gives the same bits. Compiling them costs
+~10-30 s on a machine whose numba cache is empty (a fresh install, a new Dask
+worker image), and loading them from the cache still ~0.3 s; neither should
+delay the first result. So:
 
 - a call asks ``ready(key)`` once; until the kernel set ``key`` is ready it
   takes the numpy/scipy path, and the first such question starts one daemon
@@ -20,6 +20,12 @@ Keys name what the kernels are specialised for: ``("locate", ndim, dtype)``
 the set is settled (benchmarks, tests, a server warming up).
 ``STREAMTRACK_NO_FASTPATH=1`` keeps every call on the numpy/scipy path and
 never imports numba.
+
+This module imports none of the code it serves: the code that uses a kind of
+kernel set registers, when it is imported, the check that proves such a set
+right (`register_check`; the ``"locate"`` check in `_feature.verify`, the
+``"link"`` check in `linking._verify`). A key of a kind nobody registered is
+refused with a LookupError.
 """
 import atexit
 import logging
@@ -37,11 +43,41 @@ _settled = {}   # key -> True (verified) / False (failed or disagreed)
 _local = threading.local()
 _listeners = set()  # callables told "compiling ..." and then None (progress bars)
 _announced = set()  # keys whose compile was announced and is still under way
+_checks = {}        # kind (a key's first item) -> check(key): None, or what differed
+_descriptions = {}  # kind -> describe(key): the key in words, for messages
 COMPILING = "compiling kernels, first run only"
 
 
 _notice_lock = threading.Lock()  # _announced and _listeners change together
 _exit_wait = [True]
+
+
+def register_check(kind, check, describe=None):
+    """Name the check of the kernel sets whose keys start with ``kind``.
+
+    Called by the code that uses those kernels, when it is imported.
+
+    Parameters
+    ----------
+    kind : str
+        The first item of the keys (``"locate"``, ``"link"``).
+    check : callable
+        ``check(key)``, run in the preparation thread: compiles (or loads)
+        the set ``key`` and returns None when it gives the same bits as its
+        numpy/scipy twin, else a one-line description of what differed (an
+        exception counts as a failed check too).
+    describe : callable, optional
+        ``describe(key)``: the set in words for messages ("locating 2-D
+        uint8 images"). Default: the items of ``key``.
+
+    Returns
+    -------
+    callable
+        ``check``.
+    """
+    _checks[kind] = check
+    _descriptions[kind] = describe
+    return check
 
 
 def add_listener(callback):
@@ -157,6 +193,10 @@ def _finish_at_exit():
 
 
 def _start(key):
+    if key[0] not in _checks:
+        raise LookupError(f"no kernel check is registered for {key[0]!r} kernel sets (key "
+                          f"{key!r}): import the code that uses them first, which registers "
+                          "it (_fastpath.register_check).")
     with _lock:
         if key in _settled:
             return None
@@ -172,9 +212,8 @@ def _start(key):
 
 
 def describe(key):
-    if key[0] == "locate":
-        return f"locating {key[1]}-D {key[2]} images"
-    return "linking" if key[0] == "link" else " ".join(map(str, key))
+    describer = _descriptions.get(key[0])
+    return describer(key) if describer is not None else " ".join(map(str, key))
 
 
 def _announce(key):
@@ -192,8 +231,7 @@ def _prepare(key):
     notice.daemon = True
     notice.start()
     try:
-        from . import _verify
-        problem = _verify.check(key)
+        problem = _checks[key[0]](key)
     except Exception as exc:  # noqa: BLE001 - a kernel that fails to build is not fatal
         problem = f"{type(exc).__name__}: {exc}"
     finally:

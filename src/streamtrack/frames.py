@@ -222,6 +222,11 @@ class FrameSequence:
     def __len__(self):
         return len(self._indices)
 
+    @property
+    def frame_numbers(self):
+        """The absolute frame number of each frame, in order (no pixel is read)."""
+        return np.asarray(self._indices, dtype=np.int64)
+
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]

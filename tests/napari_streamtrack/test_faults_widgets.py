@@ -394,7 +394,7 @@ def test_link_error_after_some_frames_keeps_them(make_napari_viewer, qtbot, tmp_
 def test_a_runtime_error_in_a_worker_reaches_errored_and_finished(qtbot):
     # superqt drops a RuntimeError raised or returned by a worker's generator
     # (no errored, no finished): ``reporting`` carries it through
-    from napari.qt.threading import create_worker
+    from superqt.utils import create_worker
 
     from streamtrack.exceptions import StoreLockedError
 
@@ -415,6 +415,32 @@ def test_a_runtime_error_in_a_worker_reaches_errored_and_finished(qtbot):
             worker.start()
         assert len(got) == 1 and isinstance(_common.worker_error(got[0]), StoreLockedError)
         assert _common.describe(got[0]) == "held elsewhere"
+
+
+def test_a_runs_worker_counts_frames_and_makes_no_notifications(qtbot):
+    # the widgets' worker: a progress bar step per yield; the run's warnings (one per
+    # empty frame) and its error stay with the worker: the widget reports the error
+    import warnings
+
+    from napari.utils.notifications import notification_manager
+
+    def run():
+        for t in range(3):
+            warnings.warn(f"no maxima in frame {t}", UserWarning)
+            yield t
+        raise ValueError("frame 3 is damaged")
+
+    before = len(notification_manager.records)
+    worker = _common.progress_worker(run(), total=3, desc="Locating")
+    yielded, got = [], []
+    worker.yielded.connect(yielded.append)
+    worker.errored.connect(got.append)
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        worker.start()
+    assert yielded == [0, 1, 2]
+    assert len(got) == 1 and _common.describe(got[0]) == "frame 3 is damaged"
+    assert worker.pbar.total == 3 and worker.pbar.n == 3
+    assert len(notification_manager.records) == before
 
 
 def test_one_line_keeps_the_innermost_hdf5_cause():

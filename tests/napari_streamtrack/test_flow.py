@@ -72,7 +72,7 @@ def test_widgets_show_a_store_too_big_for_layers_windowed(make_napari_viewer, qt
     from napari_streamtrack._widgets.link import LinkWidget
     from napari_streamtrack._widgets.locate import LocateWidget
 
-    monkeypatch.setattr(_reader, "WINDOW_FEATURES", 100)  # a few frames count as big
+    monkeypatch.setattr(_layers, "WINDOW_FEATURES", 100)  # a few frames count as big
     viewer = make_napari_viewer()
     movie, _ = brownian_movie_and_truth(n_frames=12)
     image = viewer.add_image(movie, name="movie", scale=(1, 0.5, 0.5))

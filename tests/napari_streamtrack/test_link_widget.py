@@ -181,7 +181,7 @@ def _accelerating():
 @pytest.mark.parametrize("make, options, core", [
     (_blinking, {"memory": 1}, lambda df: streamtrack.link_df(df, 3.5, memory=1)),
     (_accelerating, {"predictor": "drift"}, lambda df: DriftPredict().link_df(df, 3.5)),
-    (_accelerating, {"predictor": "nearest velocity"},
+    (_accelerating, {"predictor": "nearest"},
      lambda df: NearestVelocityPredict().link_df(df, 3.5)),
 ])
 def test_memory_and_predictor_as_in_the_core(make_napari_viewer, qtbot, errors, make,
@@ -203,7 +203,7 @@ def test_memory_and_predictor_as_in_the_core(make_napari_viewer, qtbot, errors, 
     record = points.metadata["streamtrack"]["link"]
     assert record["memory"] == options.get("memory", 0)
     assert record["predictor"] == {"drift": "DriftPredict",
-                                   "nearest velocity": "NearestVelocityPredict"}.get(
+                                   "nearest": "NearestVelocityPredict"}.get(
                                        options.get("predictor"))
 
 
@@ -239,7 +239,8 @@ def test_cancel_leaves_a_valid_partly_linked_store(make_napari_viewer, qtbot, tm
     # until the test has pressed Cancel: exactly two frames get linked (the one held,
     # then the one in progress when Cancel arrives)
     listening, cancelled = threading.Event(), threading.Event()
-    real = streamtrack.link_store_iter  # the checkpointed core loop the widget runs
+    # the checkpointed core loop the widget runs (through streamtrack.workflow)
+    real = streamtrack.linking.link_store_iter
 
     def held(*args, **kwargs):
         assert listening.wait(30)
@@ -253,7 +254,7 @@ def test_cancel_leaves_a_valid_partly_linked_store(make_napari_viewer, qtbot, tm
             widget.cancel()
             cancelled.set()
 
-    monkeypatch.setattr(streamtrack, "link_store_iter", held)
+    monkeypatch.setattr(streamtrack.linking, "link_store_iter", held)
     with qtbot.waitSignal(widget.done, timeout=TIMEOUT) as blocker:
         worker = widget.run()
         worker.yielded.connect(cancel_once)

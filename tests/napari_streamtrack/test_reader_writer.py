@@ -112,9 +112,11 @@ def test_tracks_round_trip(tmp_path, linked):
     pd.testing.assert_frame_equal(tracks[1]["features"].drop(columns="track_id",
                                                              errors="ignore"),
                                   features, check_dtype=False)
+    saved = {int(t): frame for t, frame in linked.groupby("frame")}
     with st.PandasHDFStore(path, mode="r") as store:
-        for written, saved in zip(store, linked.groupby("frame")):
-            assert len(written) == len(saved[1])
+        assert store.frames == list(saved)  # every frame, none missing, none extra
+        for t, frame in saved.items():
+            assert len(store.get(t)) == len(frame), t
 
 
 def test_points_and_tracks_together(tmp_path, linked):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import streamtrack as st
-from napari_streamtrack import _reader, _window
+from napari_streamtrack import _layers, _window
 from napari_streamtrack._sample_data import SAMPLE_LOCATE, brownian_sample
 
 
@@ -41,7 +41,7 @@ def big_store(tmp_path):
 
 def test_big_store_opens_windowed_and_follows_the_slider(make_napari_viewer, big_store,
                                                           monkeypatch):
-    monkeypatch.setattr(_reader, "WINDOW_FEATURES", 100)  # 480 features count as big
+    monkeypatch.setattr(_layers, "WINDOW_FEATURES", 100)  # 480 features count as big
     viewer = make_napari_viewer()
     viewer.open(big_store, plugin="napari-streamtrack")
     points, tracks = viewer.layers["big"], viewer.layers["big tracks"]

@@ -384,6 +384,8 @@ def settle_kernels(*keys):
     """Get these compiled kernels ready and let every preparation end, before a
     process-wide "error" warnings filter: a background compile (numba enters
     catch_warnings too) must neither run under it nor carry it away."""
+    import streamtrack._feature  # noqa: F401 - registers the "locate" kernels' check
+    import streamtrack.linking  # noqa: F401 - registers the "link" check
     from streamtrack import _fastpath
 
     for key in keys:

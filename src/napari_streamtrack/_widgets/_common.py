@@ -1,11 +1,15 @@
 """Pieces the Locate and Link widgets share: layer geometry, layer updates,
-the compile notice, workers whose every error is reported."""
+the compile notice, the runs' workers (progress bar, every error reported,
+no pop-ups of their own)."""
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
+from napari.layers import Points, Tracks
+
+# the layer types put_layer adds or updates
+LAYER_TYPES = {"points": Points, "tracks": Tracks}
 
 
 def layer_geometry(layer, ndim: int | None = None) -> dict:
@@ -32,10 +36,16 @@ def put_layer(viewer, name: str, data, kwargs: dict, layer_type: str):
     Replacing keeps the user's display choices (colours, size, visibility)
     and the layer's place in the list. Setting a Tracks layer's ``data``
     resets its features, so features are always set after data.
+
+    Parameters
+    ----------
+    layer_type : {'points', 'tracks'}
+        A layer of that name but another type is not touched: a new layer
+        is added (napari makes its name unique).
     """
     kwargs = dict(kwargs)
     features = kwargs.pop("features", None)
-    if name in viewer.layers and viewer.layers[name]._type_string == layer_type:
+    if name in viewer.layers and isinstance(viewer.layers[name], LAYER_TYPES[layer_type]):
         layer = viewer.layers[name]
         color_by = getattr(layer, "color_by", None)  # Tracks: reset with the data
         with warnings.catch_warnings():
@@ -133,24 +143,59 @@ def worker_error(exc: BaseException) -> BaseException:
     return exc.error if isinstance(exc, WorkerError) else exc
 
 
-# PyTables puts HDF5's whole call stack into its messages: ten lines of C
-# function names around the one line that says what went wrong
-_HDF5_TRACE = re.compile(r"HDF5 error back trace(.*?)End of HDF5 error back trace", re.S)
+def progress_worker(gen, *, total: int, desc: str):
+    """A worker for a widget's run: generator ``gen`` in a thread, with a progress bar.
 
+    The worker is superqt's ``GeneratorWorker`` (``superqt.utils.create_worker``),
+    not napari's: napari's turns every warning and error of the thread into a
+    napari notification, and a run warns once per frame (locate's "no
+    maxima") while the widget reports an error itself, once, in its status
+    line and a notification. Here a warning stays in the worker's ``warned``
+    signal (nothing listens) and an error in ``errored``.
 
-def _innermost(match) -> str:
-    lines = [line.strip() for line in match.group(1).splitlines()]
-    causes = [line for line in lines if line and not line.startswith('File "')]
-    return f"{causes[-1]};" if causes else ""
+    The progress bar is napari's public ``napari.utils.progress``, shown in
+    the activity dock: one step per item ``gen`` yields, closed when the
+    worker finishes. It is driven from the worker's signals, so on the main
+    thread.
+
+    Parameters
+    ----------
+    gen : generator
+        The run, one yield per frame done; run through :func:`reporting`, so
+        every error reaches ``errored``. The widget keeps it to close it
+        after a Cancel (``worker.quit()`` stops at the next yield).
+    total : int
+        Frames the run will yield.
+    desc : str
+        The progress bar's label.
+
+    Returns
+    -------
+    superqt.utils.GeneratorWorker
+        Not started yet: connect to its signals, then call ``start()``. Its
+        ``pbar`` attribute is the progress bar.
+    """
+    from napari.utils import progress
+    from superqt.utils import create_worker
+
+    worker = create_worker(reporting, gen, _start_thread=False, _ignore_errors=True)
+    pbar = progress(total=total, desc=desc)
+    # past the total (a run that yields more than announced) the bar turns indeterminate
+    worker.yielded.connect(lambda _item: pbar.increment_with_overflow())
+    worker.finished.connect(pbar.close)
+    worker.pbar = pbar
+    return worker
 
 
 def one_line(text) -> str:
     """``text`` (or an exception's message) on one line, for a status line.
 
-    An HDF5 back trace shrinks to its innermost cause (e.g. "file signature
-    not found"); line breaks and runs of spaces become single spaces.
+    The core's :func:`streamtrack.stores.errors.short_reason`: an HDF5 back
+    trace shrinks to its innermost cause (e.g. "file signature not found").
     """
-    return " ".join(_HDF5_TRACE.sub(_innermost, str(text)).split())
+    from streamtrack.stores.errors import short_reason
+
+    return short_reason(text) if isinstance(text, BaseException) or text else ""
 
 
 def describe(exc: BaseException) -> str:

@@ -1,58 +1,55 @@
 """The "Link trajectories" dock widget: streamtrack's streaming linker on a store or a layer.
 
-The widget collects parameters and calls the core: ``streamtrack.link_df_iter``
-(or a predictor's own ``link_df_iter``) runs in a napari ``thread_worker``, one
-frame at a time. A store is linked in place (each frame is ``put`` back with
-its ``particle`` column as soon as it is linked); a Points layer without a
-store is linked in memory. Layers are only touched in main-thread callbacks.
+The widget's fields come from the core's parameter specification
+(``streamtrack.params.LINK``); it calls the core's workflow in a worker
+thread, one frame at a time (progress bar in napari's activity dock; see
+``_common.progress_worker``): a store is linked in place by
+``streamtrack.workflow.link_in_place`` (checkpointed, or through a
+predictor; it writes the store's "link" record, as the command line does); a
+Points layer without a store is linked in memory by
+``streamtrack.workflow.link_table``. Layers are only touched in main-thread
+callbacks.
 """
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import docstring_parser
 import napari.viewer
 import numpy as np
 import pandas as pd
-from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton,
-                              RadioButtons, SpinBox)
-from napari.layers import Points
-from napari.qt.threading import thread_worker
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, RadioButtons
+from napari.layers import Points, Tracks
 from napari.utils.notifications import show_error
 from psygnal import Signal
 
-import streamtrack
+from streamtrack import workflow
 from streamtrack.exceptions import StoreError, SubnetOversizeException
-from streamtrack.predict import DriftPredict, NearestVelocityPredict
+from streamtrack.params import LINK
 from streamtrack.stores.detect import open_store
 
-from .. import _reader, _settings, _window
-from .._layers import T_COLUMN, features_from_points, points_data, split_frames, tracks_data
-from ._common import (CompileNotice, describe, layer_geometry, one_line, put_layer, reporting,
-                      worker_error)
+from .. import _settings, _window
+from .._layers import (features_from_points, points_data, store_diameter, too_big_for_layers,
+                       tracks_data)
+from . import _fields
+from ._common import (CompileNotice, describe, layer_geometry, one_line, progress_worker,
+                      put_layer, worker_error)
 
 SETTINGS = "link"
-DEFAULTS = {"search_range": 5.0, "memory": 0, "adaptive_stop": 0.0, "adaptive_step": 0.95,
-            "predictor": "none"}
-PREDICTORS = {"none": None, "nearest velocity": NearestVelocityPredict, "drift": DriftPredict}
+# the options the widget shows (max_subnet_size stays at the core's default)
+FIELDS = ("search_range", "memory", "adaptive_stop", "adaptive_step", "predictor")
+# a start value where the core has no default (search_range is required)
+DEFAULTS = _fields.defaults(LINK, FIELDS, search_range=5.0)
 LAYER, FILE = "Points layer", "Store file"
 WINDOWED = "windowed"  # a run's result when the store is too big to hold as layers
-# errors the user can fix (input, parameters, files); anything else is a bug and keeps
-# napari's traceback notification
+# errors the user can fix (input, parameters, files): the message alone explains them.
+# Anything else is a bug: before a run it reaches napari's traceback notification, during
+# a run the status line and the one notification name its exception type
 EXPECTED = (SubnetOversizeException, StoreError, ValueError, OSError)
 # saturated, so distinct on dark and on light grey images; ids cycle through them
 PALETTE = ["#ff4b4b", "#4bff6e", "#4b9bff", "#ffd84b", "#ff4bf0", "#4bffef", "#ff9b4b",
            "#b04bff", "#c8ff4b", "#ff4b9b", "#2f6bff"]
 # a longer tail hides the particles under a tangle of old positions
 MAX_TAIL = 100
-
-
-def _core_doc(obj, name: str) -> str:
-    """The description of parameter ``name`` in ``obj``'s numpydoc docstring."""
-    for param in docstring_parser.parse(obj.__doc__ or "").params:
-        if name in [n.strip() for n in param.arg_name.split(",")]:
-            return " ".join(param.description.replace("``", "").split())
-    return ""
 
 
 def _base_name(layer_name: str) -> str:
@@ -70,6 +67,7 @@ class _Job:
 
     name: str  # layers are called "<name> features" / "<name> tracks"
     record: dict  # link parameters + version, for the store and the layers
+    options: dict  # the core's keyword arguments (search_range, predictor, ...)
     layer: Points | None = None  # the Points layer to update (None: add one)
     store: str | None = None  # None: link the layer's points in memory
     frames: tuple = ()  # the store's frame numbers
@@ -77,104 +75,43 @@ class _Job:
     size: float = 10.0  # point size for a new Points layer
 
 
-def _linking(record: dict):
-    """``frames -> linked frames`` with the run's parameters (the core's functions)."""
-    kwargs = {"memory": record["memory"], "adaptive_stop": record["adaptive_stop"],
-              "adaptive_step": record["adaptive_step"]}
-    predictor = {cls.__name__: cls for cls in PREDICTORS.values() if cls}.get(
-        record["predictor"])
-    # a predictor links through its own wrapper, which lets it observe every frame
-    link = predictor().link_df_iter if predictor else streamtrack.link_df_iter
-    return lambda frames: link(frames, record["search_range"], **kwargs)
-
-
-def _link_store(path: str, record: dict):
+def _link_store(path: str, options: dict):
     """Link a store in place; yield the number of frames done; return the linked table.
 
-    Expected errors are returned, not raised, so the widget explains them once.
+    ``workflow.link_in_place`` writes the "link" record, also when the run is
+    cancelled or stopped by an error. Expected errors are returned, not
+    raised, so the widget explains them once.
     """
     try:
         store = open_store(path, mode="a")
     except EXPECTED as exc:
         return exc
-    done, n_done, n_rows, complete = [], 0, 0, False
+    done, n_done, n_rows = [], 0, 0
+    run = workflow.link_in_place(store, **options)
     try:
-        for linked in _store_linking(store, record):
+        for linked in run:
             n_done += 1
             n_rows += len(linked)
-            if done is not None and n_rows > _reader.WINDOW_FEATURES:
+            if done is not None and too_big_for_layers(n_rows):
                 done = None  # too big for layers: the store is shown windowed instead
             if done is not None:
                 done.append(linked)
             yield n_done
-        complete = True
         return WINDOWED if done is None else pd.concat(done)
     except EXPECTED as exc:
         return exc
     finally:
-        # also when cancelled or stopped by an error: the file says which frames are linked
-        try:
-            if n_done:
-                store.save_metadata("link", {**record, "frames_linked": n_done,
-                                             "complete": complete})
-        except Exception:  # noqa: BLE001 - a missing note must not hide why linking stopped
-            pass
-        finally:
-            store.close()
+        run.close()  # after a Cancel: the record says how far it got
+        store.close()
 
 
-def _store_linking(store, record: dict):
-    """Link ``store`` in place; yield each linked frame once it is saved.
-
-    Without a predictor the core's checkpointed ``link_store_iter`` runs, so
-    ``streamtrack link --resume`` can later continue from where this run
-    stopped, or link frames appended since; a predictor's state cannot be
-    checkpointed, so it links through ``link_df_iter`` and ``put``.
-    """
-    if record["predictor"] is None:
-        kwargs = {"memory": record["memory"], "adaptive_stop": record["adaptive_stop"],
-                  "adaptive_step": record["adaptive_step"]}
-        yield from streamtrack.link_store_iter(store, record["search_range"], **kwargs)
-        return
-    for linked in _linking(record)(store):
-        if len(linked):  # an empty frame is not stored (put would warn)
-            store.put(linked)
-        yield linked
-
-
-def _with_missing_frames(frames, memory: int):
-    """``frames`` with an empty frame for each missing frame number in between.
-
-    The streaming linker counts the frames it is given; a table is a whole
-    movie, so, as in ``link_df``, a missing frame number is an empty frame.
-    Beyond ``memory + 1`` empty frames every particle is forgotten anyway, so
-    no more are delivered (a sparse table does not cost one step per number).
-    """
-    previous = None
-    for frame in frames:
-        t = int(frame[T_COLUMN].iloc[0])
-        if previous is not None:
-            for _ in range(min(t - previous - 1, memory + 1)):
-                yield frame.iloc[:0]
-        previous = t
-        yield frame
-
-
-def _link_table(table: pd.DataFrame, record: dict):
-    """Link an in-memory feature table frame by frame (no file written).
-
-    Without a predictor the result is ``link_df`` of the table; with one, the
-    predictor's ``link_df`` (whose memory counts the frames present, as trackpy's).
-    """
+def _link_table(table: pd.DataFrame, options: dict):
+    """Link an in-memory feature table frame by frame (no file written)."""
     done = []
-    frames = split_frames(table)
-    if record["predictor"] is None:
-        frames = _with_missing_frames(frames, record["memory"])
     try:
-        for linked in _linking(record)(frames):
-            if len(linked):  # not the empty frames filled in
-                done.append(linked)
-                yield len(done)
+        for linked in workflow.link_table(table, **options):
+            done.append(linked)
+            yield len(done)
         return pd.concat(done)
     except EXPECTED as exc:
         return exc
@@ -190,8 +127,8 @@ class LinkWidget(Container):
 
     Attributes
     ----------
-    worker : GeneratorWorker or None
-        The running link, if any.
+    worker : superqt GeneratorWorker or None
+        The running link, if any (``worker.pbar`` is its progress bar).
     done : psygnal.Signal
         Emitted (main thread) with 'linked', 'cancelled' or 'failed' when a run ends,
         after the layers are updated.
@@ -206,8 +143,8 @@ class LinkWidget(Container):
         self._job = self._gen = None
         self._n_done, self._total, self._outcome = 0, 0, "failed"
         values = _settings.load(SETTINGS, DEFAULTS)
-        if values["predictor"] not in PREDICTORS:
-            values["predictor"] = DEFAULTS["predictor"]
+        if values["predictor"] not in LINK["predictor"].choices:
+            values["predictor"] = DEFAULTS["predictor"]  # a name of an earlier version
 
         self.source = RadioButtons(label="Link", choices=[LAYER, FILE], value=LAYER,
                                    orientation="horizontal",
@@ -219,29 +156,14 @@ class LinkWidget(Container):
                                    nullable=True,
                                    tooltip="A framewise HDF5 store (any trackpy layout), "
                                            "linked in place.")
-        self.search_range = FloatSpinBox(
-            label="search range", value=values["search_range"], min=0.1, max=1e4, step=0.5,
-            tooltip=_core_doc(streamtrack.link_df_iter, "search_range"))
-        self.memory = SpinBox(label="memory", value=values["memory"], min=0, max=100000,
-                              tooltip=_core_doc(streamtrack.Linker, "memory"))
-        adaptive = _core_doc(streamtrack.Linker, "adaptive_stop")
-        self.adaptive_stop = FloatSpinBox(
-            label="adaptive stop", value=values["adaptive_stop"], min=0.0, max=1e4, step=0.5,
-            tooltip="0 = off. Smallest search range of adaptive search. " + adaptive)
-        self.adaptive_step = FloatSpinBox(
-            label="adaptive step", value=values["adaptive_step"], min=0.01, max=0.99,
-            step=0.01, tooltip="Factor of each shrink. " + adaptive)
-        self.predictor = ComboBox(
-            label="predictor", choices=list(PREDICTORS), value=values["predictor"],
-            tooltip="\n".join(["none: particles are expected where they were."] + [
-                f"{key}: {cls.__doc__.strip().splitlines()[0]}"
-                for key, cls in PREDICTORS.items() if cls]))
+        self.params = _fields.make_fields(LINK, values, names=FIELDS)
+        (self.search_range, self.memory, self.adaptive_stop, self.adaptive_step,
+         self.predictor) = (self.params[name] for name in FIELDS)
         self.run_button = PushButton(text="Link")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
-        self.extend([self.source, self.points, self.store_file, self.search_range,
-                     self.memory, self.adaptive_stop, self.adaptive_step, self.predictor,
+        self.extend([self.source, self.points, self.store_file, *self.params.values(),
                      Container(widgets=[self.run_button, self.cancel_button],
                                layout="horizontal", labels=False),
                      self.status])
@@ -255,9 +177,19 @@ class LinkWidget(Container):
         events = viewer.layers.events
         events.inserted.connect(self._on_inserted)
         events.removed.connect(self._on_removed)
-        # a closed widget must not answer the viewer's later layer events
-        self.native.destroyed.connect(lambda *_: (events.inserted.disconnect(self._on_inserted),
-                                                  events.removed.disconnect(self._on_removed)))
+        self._closed = False
+        self.native.destroyed.connect(self._detach)
+
+    def _detach(self, *_):
+        # the dock widget is gone (viewer closed): no more viewer events or layer
+        # updates; a run in progress stops after its current frame, and its store is
+        # closed as after a Cancel
+        self._closed = True
+        events = self._viewer.layers.events
+        events.inserted.disconnect(self._on_inserted)
+        events.removed.disconnect(self._on_removed)
+        if self.worker is not None:
+            self.worker.quit()
 
     # ---- inputs ---------------------------------------------------------------------
     def _points_choices(self, _widget=None):
@@ -275,18 +207,13 @@ class LinkWidget(Container):
         self.points.reset_choices()
 
     def _parameters(self) -> dict:
-        return {"search_range": float(self.search_range.value),
-                "memory": int(self.memory.value),
-                "adaptive_stop": float(self.adaptive_stop.value),
-                "adaptive_step": float(self.adaptive_step.value),
-                "predictor": self.predictor.value}
+        return _fields.form_values(self.params)
 
     def _make_job(self, params: dict) -> _Job:
         """Check the input and describe the run (raises ValueError/OSError to explain)."""
-        predictor = PREDICTORS[params["predictor"]]
-        record = {**params, "adaptive_stop": params["adaptive_stop"] or None,
-                  "predictor": predictor.__name__ if predictor else None,
-                  "version": streamtrack.__version__}
+        options = LINK.from_form(params)
+        LINK.check(options)  # the core's one-line errors, before anything starts
+        record = workflow.link_record(**options)
         if self.source.value == FILE:
             path = self.store_file.value
             # an empty line reads as the current folder: look at the text
@@ -298,19 +225,20 @@ class LinkWidget(Container):
                           and os.path.abspath(_store_of(lyr[1])) == os.path.abspath(path)),
                          (None, None))[1]
             name = _base_name(layer.name) if layer else Path(path).stem
-            return self._store_job(str(path), name, record, layer)
+            return self._store_job(str(path), name, record, options, layer)
         layer = self.points.value
         if layer is None:
             raise ValueError("No input: locate features first (Locate widget), add a "
                              "Points layer, or choose a store file.")
         if _store_of(layer):
-            return self._store_job(_store_of(layer), _base_name(layer.name), record, layer)
+            return self._store_job(_store_of(layer), _base_name(layer.name), record, options,
+                                   layer)
         table = features_from_points(layer.data, layer.features)
         if not len(table):
             raise ValueError(f"The layer {layer.name!r} has no points to link.")
-        return _Job(_base_name(layer.name), record, layer=layer, table=table)
+        return _Job(_base_name(layer.name), record, options, layer=layer, table=table)
 
-    def _store_job(self, path, name, record, layer) -> _Job:
+    def _store_job(self, path, name, record, options, layer) -> _Job:
         if os.path.isdir(path):
             raise ValueError(f"{path} is a folder: choose the store file (.h5) in it.")
         if not os.path.isfile(path):
@@ -327,9 +255,8 @@ class LinkWidget(Container):
             raise StoreError(f"Cannot read the store {path}: {describe(exc)}") from exc
         if not frames:
             raise ValueError(f"The store {path} holds no frames.")
-        diameter = (meta.get("locate") or {}).get("diameter")
-        size = float(np.max(diameter)) if diameter else 10.0
-        return _Job(name, record, layer=layer, store=path, frames=frames, size=size)
+        return _Job(name, record, options, layer=layer, store=path, frames=frames,
+                    size=store_diameter(meta))
 
     # ---- running --------------------------------------------------------------------
     def run(self):
@@ -346,14 +273,13 @@ class LinkWidget(Container):
         self._job, self._n_done, self._outcome = job, 0, "failed"
         if job.store:
             _window.release(job.store)  # a window's read handle would block writing
-            self._gen, total = _link_store(job.store, job.record), len(job.frames)
+            self._gen, total = _link_store(job.store, job.options), len(job.frames)
         else:
-            self._gen, total = _link_table(job.table, job.record), job.table["frame"].nunique()
+            self._gen, total = _link_table(job.table, job.options), job.table["frame"].nunique()
         self._total = total
-        # ``reporting`` is the generator function thread_worker needs; the widget keeps
-        # ``gen`` to close it (and so the store) when the worker is cancelled
-        worker = thread_worker(reporting, progress={"total": total, "desc": "Linking"},
-                               ignore_errors=True)(self._gen)
+        # the widget keeps ``gen`` to close it (and so the store) when the worker is
+        # cancelled
+        worker = progress_worker(self._gen, total=total, desc="Linking")
         worker.yielded.connect(self._on_yielded)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
@@ -374,10 +300,14 @@ class LinkWidget(Container):
 
     def _on_yielded(self, n_done: int):
         self._n_done = n_done
+        if self._closed:
+            return
         self.status.value = (f"Linking… {n_done}/{self._total} frames"
                              + self._compile_notice.suffix())
 
     def _on_returned(self, result):
+        if self._closed:
+            return
         if isinstance(result, Exception):
             self._report(self._explain(result))
             return
@@ -394,11 +324,15 @@ class LinkWidget(Container):
         self.status.value = f"Linked {self._total} frames: {n} trajectories{where}."
 
     def _on_errored(self, exc):
+        if self._closed:
+            return
         self._report(self._explain(worker_error(exc)))
 
     def _on_aborted(self):
         self._gen.close()  # the worker stopped at a yield: finish the store here
         self._outcome = "cancelled"
+        if self._closed:
+            return
         job, k = self._job, self._n_done
         if job.store and k:
             self.status.value = (
@@ -412,6 +346,8 @@ class LinkWidget(Container):
     def _on_finished(self):
         self.worker = self._gen = None
         self._compile_notice.close()
+        if self._closed:
+            return
         self.run_button.enabled, self.cancel_button.enabled = True, False
         self.done.emit(self._outcome)
 
@@ -441,7 +377,7 @@ class LinkWidget(Container):
             geometry = layer_geometry(job.layer)
             viewer.layers.remove(job.layer)
         for layer in viewer.open(job.store, plugin="napari-streamtrack"):
-            kind = "tracks" if layer._type_string == "tracks" else "features"
+            kind = "tracks" if isinstance(layer, Tracks) else "features"
             layer.name = f"{job.name} {kind}"
             layer.metadata["streamtrack"]["link"] = job.record
             for key, value in geometry.items():

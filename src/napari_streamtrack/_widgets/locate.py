@@ -1,12 +1,14 @@
 """The "Locate features" dock widget: ``streamtrack.locate`` with a live preview,
 ``streamtrack.batch_iter`` into an HDF5 store.
 
-The widget holds no algorithm. It collects locate's parameters, builds the
-frame sequence of an Image layer (one colour channel of RGB data, picked
-with ``streamtrack.pipeline``), previews ``streamtrack.locate`` on the
-current frame in a background thread, and runs ``streamtrack.batch_iter``
-in a napari worker that yields once per stored frame (progress bar,
-Cancel). Layers are touched only in main-thread callbacks.
+The widget holds no algorithm. Its fields come from the core's parameter
+specification (``streamtrack.params.LOCATE``); it builds the frame sequence
+of an Image layer (``napari_streamtrack.frames_from_layer``), previews
+``streamtrack.locate`` on the current frame in a background thread, and runs
+``streamtrack.workflow.locate_into`` (which writes the store's "locate"
+record, as the command line does) in a worker that yields once per stored frame (progress bar in napari's
+activity dock, Cancel; see ``_common.progress_worker``). Layers are touched
+only in main-thread callbacks.
 """
 import os
 import tempfile
@@ -18,80 +20,52 @@ import napari.viewer
 import numpy as np
 import pandas as pd
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
-from napari.qt.threading import GeneratorWorker, create_worker
 from napari.utils.notifications import show_error
 from psygnal import Signal
 from qtpy.QtCore import QTimer
 
 import streamtrack
+from streamtrack import workflow
+from streamtrack.params import LOCATE
+from streamtrack.stores.detect import is_hdf5
 
-from .. import _reader, _settings, _window
-from .._layers import points_data
-from . import _locate_params
-from ._common import CompileNotice, describe, layer_geometry, put_layer, reporting, worker_error
+from .. import _settings, _window
+from .._console import frames_from_layer
+from .._layers import points_data, too_big_for_layers
+from . import _fields
+from ._common import (CompileNotice, describe, layer_geometry, progress_worker, put_layer,
+                      worker_error)
 from ._histogram import MassHistogram
 from ._preview import LatestJob
 
 SETTINGS = "locate"
-STORE_CLASSES = ("PandasHDFStore", "PandasHDFStoreBig", "PandasHDFStoreSingleNode")
+# trackpy's layouts (the chunked one is for the command line's very long runs)
+STORE_CLASSES = tuple(workflow.LAYOUTS[k] for k in ("frames", "big", "single"))
+# always shown; the others behind "more options"
+BASIC = tuple(p.name for p in LOCATE if p.basic)
 # the preview draws squares, the run's features circles: both stay visible on
 # top of each other, and one look tells which is which
 PREVIEW_STYLE = dict(symbol="square", border_color="yellow")
 FEATURES_STYLE = dict(symbol="disc", border_color="red")
 
 LAYER_EVENTS = ("inserted", "removed", "reordered")
-# HDF5 files start with this signature, at byte 0 or after a user block of
-# 512, 1024, 2048, ... bytes
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-class _LocateWorker(GeneratorWorker):
-    """napari's generator worker (progress bar, activity dock) without its pop-ups.
-
-    ``locate`` warns for every empty frame and the widget reports errors in
-    its status line, so neither should become a napari notification each.
-    """
-
-    def _relay_warning(self, show_warn_args):
-        pass
-
-    def _relay_error(self, exc):
-        pass
-
-
-@streamtrack.pipeline
-def _channel(image, channel):
-    return image[..., channel]
-
-
-def _locate_frames(frames, probe, kwargs, open_store, record, processes):
+def _locate_frames(frames, open_store, diameter, kwargs, about, processes):
     """The run's worker generator: ``(frame_no, features)`` per stored frame.
 
-    Everything here runs in the worker thread. Parameters are checked on a
-    tiny ``probe`` image before the store is opened, so a bad combination
-    creates no file. The store is closed in ``finally``: at the end, on an
-    error, and when the widget closes this generator after a Cancel.
+    Everything here runs in the worker thread. The options are checked by
+    the core before the store is opened, so a bad combination creates no
+    file. The store is closed in ``finally``: at the end, on an error, and
+    when the widget closes this generator after a Cancel.
     """
-    streamtrack.locate(probe, **kwargs)
+    LOCATE.check({**kwargs, "diameter": diameter})
     store = open_store()
     try:
-        store.save_metadata("locate", record)
-        yield from streamtrack.batch_iter(frames, output=store, processes=processes, **kwargs)
+        yield from workflow.locate_into(frames, store, diameter, processes=processes,
+                                        **about, **kwargs)
     finally:
         store.close()
-
-
-def _is_hdf5(path: str) -> bool:
-    """``path`` holds HDF5's signature (read directly: HDF5's own check needs
-    the file lock, which a writer in another process holds)."""
-    size, offset = os.path.getsize(path), 0
-    with open(path, "rb") as handle:
-        while offset + len(HDF5_SIGNATURE) <= size:
-            handle.seek(offset)
-            if handle.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
-                return True
-            offset = 512 if offset == 0 else 2 * offset
-    return False
 
 
 def check_store_path(path: str) -> None:
@@ -129,7 +103,7 @@ def check_store_path(path: str) -> None:
                          "file in an existing folder.")
     if os.path.exists(path):
         try:
-            hdf5 = _is_hdf5(path)
+            hdf5 = is_hdf5(path)
         except OSError as exc:
             raise ValueError(f"Cannot read {path} ({exc.strerror or exc}): choose another "
                              "store file.") from None
@@ -153,8 +127,11 @@ class LocateWidget(Container):
 
     Attributes
     ----------
-    worker : napari GeneratorWorker or None
-        The last run's worker (``yielded`` once per frame, then ``finished``).
+    worker : superqt GeneratorWorker or None
+        The last run's worker (``yielded`` once per frame, then ``finished``;
+        ``worker.pbar`` is its progress bar). ``locate`` warns for every
+        empty frame and the widget reports errors in its status line, so
+        neither becomes a napari notification of the worker's own.
     preview_job : LatestJob
         The preview's background job (``preview_job.worker`` is the latest).
     histogram : MassHistogram
@@ -184,8 +161,8 @@ class LocateWidget(Container):
                                tooltip="Colour channel of RGB(A) images: 0 red, 1 green "
                                        "(default: the brightest channel of most colour "
                                        "cameras), 2 blue, 3 alpha.")
-        self.params = _locate_params.make_widgets(saved)
-        self._keep_odd = _locate_params.KeepOdd(self.params)
+        self.params = _fields.make_fields(LOCATE, saved, names=LOCATE.names)
+        self._keep_odd = _fields.KeepOdd(LOCATE, self.params)
         self.more = CheckBox(text="more options", value=False,
                              tooltip="Show every parameter of streamtrack.locate.")
         self.preview = CheckBox(text="preview current frame", value=False,
@@ -214,8 +191,8 @@ class LocateWidget(Container):
                                                 "keeps every finished frame.")
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
-        basic = [w for n, w in self.params.items() if n in _locate_params.BASIC]
-        advanced = [w for n, w in self.params.items() if n not in _locate_params.BASIC]
+        basic = [w for n, w in self.params.items() if n in BASIC]
+        advanced = [w for n, w in self.params.items() if n not in BASIC]
         self.extend([self.layer, self.channel, *basic, self.more, *advanced, self.preview,
                      self.all_frames, self.start, self.stop, self.store_path, self.store_class,
                      Container(widgets=[self.run_button, self.cancel_button],
@@ -266,7 +243,7 @@ class LocateWidget(Container):
     @staticmethod
     def defaults() -> dict:
         """The remembered values and their defaults."""
-        return {**_locate_params.defaults(), "channel": 1, "store_class": STORE_CLASSES[0]}
+        return {**_fields.defaults(LOCATE), "channel": 1, "store_class": STORE_CLASSES[0]}
 
     def settings(self) -> dict:
         """The current values of what is remembered between sessions."""
@@ -279,7 +256,7 @@ class LocateWidget(Container):
 
     def locate_kwargs(self) -> dict:
         """Keyword arguments for ``streamtrack.locate`` / ``batch_iter``."""
-        return _locate_params.locate_kwargs(self.params)
+        return _fields.kwargs_from(LOCATE, self.params)
 
     def _parameter_changed(self, *_) -> None:
         self.save_settings()
@@ -287,7 +264,7 @@ class LocateWidget(Container):
 
     def _show_options(self, *_) -> None:
         for name, widget in self.params.items():
-            widget.visible = self.more.value or name in _locate_params.BASIC
+            widget.visible = self.more.value or name in BASIC
 
     def _show_range(self, *_) -> None:
         self.start.visible = self.stop.visible = not self.all_frames.value
@@ -336,21 +313,9 @@ class LocateWidget(Container):
         layer = self.layer.value
         if layer is None:
             raise ValueError("Choose an image layer (add one to the viewer first).")
-        data = layer.data[0] if layer.multiscale else layer.data
-        ndim = data.ndim - (1 if layer.rgb else 0)
-        if ndim not in (2, 3):
-            raise ValueError(f"Locate works on 2-D frames over time (T, Y, X); "
-                             f"{layer.name!r} has shape {tuple(data.shape)}.")
-        if ndim == 2:  # one image: a movie of one frame
-            data = np.asarray(data)[np.newaxis]
-        frames = streamtrack.open(data)
-        if layer.rgb:
-            channel = self.channel.value if channel is None else channel
-            if not 0 <= channel < data.shape[-1]:
-                raise ValueError(f"{layer.name!r} has {data.shape[-1]} channels; "
-                                 f"channel {channel} does not exist.")
-            frames = _channel(frames, channel)
-        return frames
+        if layer.rgb and channel is None:
+            channel = self.channel.value
+        return frames_from_layer(layer, channel if layer.rgb else None)
 
     def _layer_kwargs(self, layer, features, style, metadata=None) -> dict:
         has_time = layer.ndim == 3
@@ -388,11 +353,6 @@ class LocateWidget(Container):
         """Re-locate the preview frame after a short delay (if the preview is on)."""
         if self.preview.value:
             self.preview_job.request()
-
-    def preview_now(self):
-        """Start the preview job at once; returns its worker (None if nothing to do)."""
-        self.preview_job.request(now=True)
-        return self.preview_job.worker if self.preview_job.busy else None
 
     def _frame_changed(self, *_) -> None:
         self.request_preview()
@@ -480,24 +440,23 @@ class LocateWidget(Container):
         _window.release(path)  # a window's read handle would block writing the store
         layer, kwargs = self.layer.value, self.locate_kwargs()
         store_class = self.store_class.value
-        about = {"version": streamtrack.__version__, "source": layer.name,
-                 "channel": self.channel.value if layer.rgb else None, "frames": [first, stop]}
-        record = {**kwargs, **about}
-        data = layer.data[0] if layer.multiscale else layer.data
-        probe = np.zeros((2 * kwargs["diameter"] + 3,) * 2, dtype=data.dtype)
-        job = _locate_frames(selected, probe, kwargs,
-                             lambda: getattr(streamtrack, store_class)(path, mode="a"),
-                             record, self.processes)
-        worker = create_worker(reporting, job, _worker_class=_LocateWorker, _ignore_errors=True,
-                               _start_thread=False,
-                               _progress={"total": len(selected),
-                                          "desc": f"Locating {layer.name}"})
+        about = {"source": layer.name, "channel": self.channel.value if layer.rgb else None,
+                 "frame_range": [first, stop]}
+        diameter = kwargs.pop("diameter")
+        job = _locate_frames(selected, lambda: workflow.new_store(path, store_class),
+                             diameter, kwargs, about, self.processes)
+        kwargs = {"diameter": diameter, **kwargs}
+        worker = progress_worker(job, total=len(selected), desc=f"Locating {layer.name}")
         self._run = SimpleNamespace(layer=layer, path=path, job=job, tables=[], done=0,
                                     compile_notice=CompileNotice(),
                                     n_features=0,
                                     total=len(selected), cancelled=False, error=None,
                                     metadata={"store": path, "store_class": store_class,
-                                              "locate": kwargs, **about})
+                                              "locate": kwargs,
+                                              "version": streamtrack.__version__,
+                                              "source": about["source"],
+                                              "channel": about["channel"],
+                                              "frames": [first, stop]})
         worker.yielded.connect(self._frame_done)
         worker.errored.connect(self._run_failed)
         worker.finished.connect(self._run_finished)
@@ -539,7 +498,7 @@ class LocateWidget(Container):
         run = self._run
         run.done += 1
         run.n_features += len(features)
-        if run.n_features > _reader.WINDOW_FEATURES:
+        if too_big_for_layers(run.n_features):
             # too many to hold as a layer: stop collecting, show the store
             # windowed at the end (memory must not grow with the movie)
             run.tables = None

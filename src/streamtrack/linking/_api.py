@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..stores.base import resumable
 from ._linker import Linker
 
 
@@ -267,8 +268,8 @@ def _store_frames(store, after=None):
     """
     stored = list(store.frames)
     held = set(stored)
-    processed = getattr(store, "processed_frames", None)
-    if processed is None or not len(processed):
+    processed = store.processed_frames
+    if not len(processed):
         numbers = stored
     else:
         numbers = sorted(held.union(int(t) for t in processed))
@@ -278,8 +279,8 @@ def _store_frames(store, after=None):
 
 
 def _records_processed(f_iter):
-    return not isinstance(f_iter, pd.DataFrame) and all(
-        hasattr(f_iter, name) for name in ("processed_frames", "frames", "get"))
+    # a store that recorded which frames batch processed (any streamtrack store)
+    return resumable(f_iter)
 
 
 def link_df_iter(f_iter, search_range, pos_columns=None, t_column='frame', **kwargs):

@@ -1,5 +1,6 @@
 """Link while locating: an ``output`` for ``batch`` that links each frame
 before passing it on, so one streaming pass both locates and links."""
+from ..stores.base import processed_marker
 from ._api import _link_frame
 from ._linker import Linker
 
@@ -54,8 +55,12 @@ class LinkingOutput:
         if len(df) == 0:
             return
         linked = _link_frame(self.linker, df, self.pos_columns, self.t_column)
+        self._before_put(linked)
         self._last_put = self.linker.t
         self.store.put(linked)
+
+    def _before_put(self, linked):
+        """Called with each linked frame before it is put (a subclass keeps records)."""
 
     def mark_processed(self, frame_no):
         """Record ``frame_no`` as processed (``batch`` calls it after each frame).
@@ -66,6 +71,6 @@ class LinkingOutput:
         """
         if frame_no != self._last_put:
             self.linker.step(frame_no, ())
-        mark = getattr(self.store, "mark_processed", None)
+        mark = processed_marker(self.store)
         if mark is not None:
             mark(frame_no)

@@ -15,6 +15,7 @@ import json
 
 import numpy as np
 
+from ..stores.base import resumable
 from ._api import _link_frame, _store_frames
 from ._linker import Linker
 from ._output import LinkingOutput
@@ -27,8 +28,13 @@ RECORD = "link_checkpoint"
 OPTIONS = "options"
 
 
-def _saved_parameters(store):
-    return getattr(store, "metadata", {}).get(RECORD)
+def _check_store(store, what):
+    """Refuse, before anything is written, a store that cannot keep checkpoints."""
+    if not resumable(store):
+        raise TypeError(f"{what} keeps the linker's checkpoints in the store, which needs a "
+                        "streamtrack store (PandasHDFStore, PandasHDFStoreBig, "
+                        "PandasHDFStoreSingleNode, PandasHDFStoreChunked); got "
+                        f"{type(store).__name__}.")
 
 
 def _parameters(search_range, kwargs):
@@ -49,11 +55,6 @@ def _save_checkpoint(store, linker, frame_no, params):
         "t_last": state["t_last"], "clock": np.int64(state["clock"]),
         "seen": state["seen"],
         OPTIONS: np.frombuffer(json.dumps(params, sort_keys=True).encode(), np.uint8)})
-
-
-def _save_parameters(store, params):
-    if hasattr(store, "save_metadata"):
-        store.save_metadata(RECORD, params)
 
 
 def _restored(store, linker, params, through=None):
@@ -78,7 +79,7 @@ def _restored(store, linker, params, through=None):
     # stopped before its first checkpoint, next to this older checkpoint
     for saved, what in ((None if own is None else json.loads(own.tobytes().decode()),
                          f"the checkpoint of frame {frame_no}"),
-                        (_saved_parameters(store), "the options record")):
+                        (store.metadata.get(RECORD), "the options record")):
         if saved is not None and saved != params:
             changed = sorted(k for k in set(saved) | set(params)
                              if saved.get(k) != params.get(k))
@@ -89,8 +90,7 @@ def _restored(store, linker, params, through=None):
                 "interrupted with other options, link again without resume.")
     # a linked frame whose newest write was lost to damage (the store
     # warned) is back to its unlinked version: resuming would skip it
-    lacking = getattr(store, "frames_without", None)
-    unlinked = lacking("particle", through=frame_no) if lacking else []
+    unlinked = store.frames_without("particle", through=frame_no) or []
     if unlinked:
         raise ValueError(
             f"resume=True (--resume) cannot continue: frames {unlinked[:10]}"
@@ -124,7 +124,7 @@ def _link_stored(store, linker, params, after=None, through=None, pos_columns=No
             continue
         linked = _link_frame(linker, frame, pos_columns, t_column, f"frame {t}")
         if not recorded:
-            _save_parameters(store, params)
+            store.save_metadata(RECORD, params)
             recorded = True
         if len(frame):
             store.put(linked)
@@ -138,9 +138,9 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
 
     Parameters
     ----------
-    store : framewise store
-        Any store with ``put``, ``get``, ``frames``, ``save_checkpoint`` and
-        ``load_checkpoint`` (the four streamtrack HDF5 classes).
+    store : streamtrack store
+        One that keeps the records of a run (``stores.base.resumable``): any
+        of the four streamtrack HDF5 classes.
     search_range : float or tuple
         As in :func:`streamtrack.link`.
     resume : bool, optional
@@ -163,6 +163,9 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
 
     Raises
     ------
+    TypeError
+        ``store`` is not a streamtrack store (e.g. trackpy's own), which
+        keeps no checkpoints; nothing is written.
     ValueError
         ``resume`` with options other than those of the checkpointed run, or
         with a predictor; ``resume`` on a store whose frames before the
@@ -175,6 +178,7 @@ def link_store_iter(store, search_range, *, resume=False, pos_columns=None,
     if kwargs.get("predictor") is not None:
         raise ValueError("link_store_iter() keeps a checkpoint of the linker, which cannot "
                          "hold a predictor's state; use link_df_iter() with a predictor.")
+    _check_store(store, "link_store_iter()")
     params = _parameters(search_range, {"pos_columns": pos_columns, **kwargs})
     linker = Linker(search_range, memory_counts="steps", **kwargs)
     after = _restored(store, linker, params) if resume else None
@@ -215,8 +219,7 @@ class _CheckpointedOutput(LinkingOutput):
     Parameters
     ----------
     store : streamtrack store
-        With ``put``, ``mark_processed``, ``save_checkpoint`` and
-        ``save_metadata``.
+        One that keeps the records of a run (``stores.base.resumable``).
     search_range, pos_columns, t_column, **kwargs
         As for :class:`LinkingOutput`; no ``predictor`` (its state cannot be
         checkpointed).
@@ -232,6 +235,7 @@ class _CheckpointedOutput(LinkingOutput):
         if kwargs.get("predictor") is not None:
             raise ValueError("a checkpointed linker cannot hold a predictor's state; link "
                              "with a predictor in one run, without checkpoints.")
+        _check_store(store, "a checkpointed linking output")
         super().__init__(store, search_range, pos_columns, t_column, **kwargs)
         self.params = _parameters(search_range, {"pos_columns": pos_columns, **kwargs})
         self._recorded = False
@@ -263,7 +267,7 @@ class _CheckpointedOutput(LinkingOutput):
             is written.
         """
         output = cls(store, search_range, pos_columns, t_column, **kwargs)
-        processed = getattr(store, "processed_frames", None) or []
+        processed = store.processed_frames
         through = int(processed[-1]) if len(processed) else None
         if through is None:  # batch locates from the first frame: link from scratch
             return output, iter(()), 0
@@ -275,16 +279,11 @@ class _CheckpointedOutput(LinkingOutput):
                                pos_columns, t_column)
         return output, pending, n_pending
 
-    def put(self, df):
-        """Link ``df`` and put it, saving the options record with the first frame."""
-        if len(df) == 0:
-            return
-        linked = _link_frame(self.linker, df, self.pos_columns, self.t_column)
+    def _before_put(self, linked):
+        """Save the options record with the first frame linked."""
         if not self._recorded:  # only now: these options linked a frame
-            _save_parameters(self.store, self.params)
+            self.store.save_metadata(RECORD, self.params)
             self._recorded = True
-        self._last_put = self.linker.t
-        self.store.put(linked)
 
     def mark_processed(self, frame_no):
         """Mark ``frame_no`` processed, then checkpoint the linker after it."""

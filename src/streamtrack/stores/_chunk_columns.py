@@ -15,7 +15,7 @@ import numpy as np
 
 from ..exceptions import StoreError
 from . import _journal
-from ._chunk_open import INDEX_ATTR
+from ._layouts import INDEX_ATTR
 from .base import column_dtypes
 
 
@@ -130,7 +130,7 @@ class _Columns:
                 index = json.load(handle)
             index["signatures"], index["signature_of_frame"]
         except (OSError, ValueError, KeyError):
-            index = json.loads(self._handle(k).root._v_attrs[INDEX_ATTR])
+            index = json.loads(self._chunk_file(k).root._v_attrs[INDEX_ATTR])
         names = [[tuple(pair) if dtypes else pair[0] for pair in sig]
                  for sig in index["signatures"]]
         return {f: names[s] for f, s in zip(index["frames"], index["signature_of_frame"])}

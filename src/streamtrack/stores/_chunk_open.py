@@ -4,7 +4,7 @@ A mixin of :class:`.chunked.PandasHDFStoreChunked`. Opening reads the entry
 file's layout record (rebuilding a lost entry file from ``layout.json`` and
 the chunks), lists the chunk indexes and journals, cuts off a torn journal
 tail (the crash repair), and turns damage into recovered records and
-reports (:mod:`._integrity`): nothing is deleted, nothing passes silently.
+reports (:mod:`._damage`): nothing is deleted, nothing passes silently.
 """
 from __future__ import annotations
 
@@ -15,16 +15,12 @@ import os
 import numpy as np
 
 from ..exceptions import StoreError, StoreLockedError
-from . import _integrity, _journal
+from . import _damage, _journal, _tables
+from ._layouts import CHUNKED_ATTR, CLASSES, INDEX_ATTR, LAYOUT_FILE
+from ._probe import is_hdf5, store_layout
+from .errors import short_reason
 
-LAYOUT_ATTR = "streamtrack_chunked"
-LAYOUT_FILE = "layout.json"  # the entry file's record again: rebuilds a lost entry file
-CHUNK_KEY = "FrameData"  # each chunk is a trackpy PandasHDFStoreSingleNode file
-INDEX_ATTR = "streamtrack_chunk_index"  # the chunk's frames, row ranges, processed
 _CHUNK_KINDS = (_journal.FRAME, _journal.PROCESSED)
-_CLASSES = {"single": "PandasHDFStoreSingleNode", "big": "PandasHDFStoreBig",
-            "frames": "PandasHDFStore"}
-_short = _integrity.reason
 
 
 def _atomic_write(path, data: bytes):
@@ -32,6 +28,15 @@ def _atomic_write(path, data: bytes):
     with open(tmp, "wb") as handle:
         handle.write(data)
     os.replace(tmp, path)
+
+
+def file_identity(path):
+    """``(inode, size, mtime)`` of ``path``, or None: whether a file was replaced."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _check_chunk_size(chunk_size):
@@ -78,12 +83,10 @@ class _Opening:
              "directory": os.path.basename(self.directory)}))
 
     def _write_entry(self, record):
-        import tables
-
         _atomic_write(os.path.join(self.directory, LAYOUT_FILE), record.encode())
         tmp = self.filename + ".tmp"
-        with tables.open_file(tmp, "w") as handle:
-            handle.root._v_attrs[LAYOUT_ATTR] = record
+        with _tables.open_file(tmp, "w") as handle:
+            handle.root._v_attrs[CHUNKED_ATTR] = record
         os.replace(tmp, self.filename)
 
     def _rebuild_entry(self, hint):
@@ -145,32 +148,29 @@ class _Opening:
                          "PandasHDFStoreChunked(path, chunk_size=1000), to rebuild it.")
 
     def _read_layout(self):
-        import tables
-
         path = self.filename
         rebuild = (f" Its folder {self.directory}/ holds a chunked store: move {path} aside "
                    "and open the store again with mode='a' to rebuild it from the chunks."
-                   if _integrity.holds_store(self.directory) else "")
+                   if _damage.holds_store(self.directory) else "")
         try:
-            hdf5 = tables.is_hdf5_file(path)
-        except Exception:  # noqa: BLE001 - unreadable: not HDF5 for our purpose
+            hdf5 = is_hdf5(path)
+        except OSError:  # unreadable: not HDF5 for our purpose
             hdf5 = False
         if not hdf5:
             raise StoreError(f"{path!r} is not a chunked store (PandasHDFStoreChunked): not an "
                              f"HDF5 file ({os.path.getsize(path)} bytes: a text file, an empty "
                              "file or one cut short)." + rebuild)
         try:
-            with tables.open_file(path, "r") as handle:
+            with _tables.open_file(path, "r") as handle:
                 attrs = handle.root._v_attrs
-                text = str(attrs[LAYOUT_ATTR]) if LAYOUT_ATTR in attrs._v_attrnamesuser \
+                text = str(attrs[CHUNKED_ATTR]) if CHUNKED_ATTR in attrs._v_attrnamesuser \
                     else None
         except Exception as exc:  # noqa: BLE001 - damaged HDF5 fails in many ways
             raise StoreError(f"{path!r} is not a readable chunked store: the HDF5 file cannot "
-                             f"be read (damaged or cut short: {_short(exc)})." + rebuild) from None
+                             f"be read (damaged or cut short: {short_reason(exc, 160)})."
+                             + rebuild) from None
         if text is None:
-            from .detect import store_layout
-
-            other = _CLASSES.get(store_layout(path))
+            other = CLASSES.get(store_layout(path))
             raise StoreError(f"{path!r} is not a chunked store (PandasHDFStoreChunked): " + (
                 f"it holds a {other} store; open it with streamtrack.{other} or open_store()."
                 if other else "an HDF5 file without the chunked layout."))
@@ -193,10 +193,10 @@ class _Opening:
     def _load(self):
         self._wal_readers = {}
         names = sorted(os.listdir(self.directory)) if os.path.isdir(self.directory) else []
-        for name, report in _integrity.read_reports(self.directory).items():
+        for name, report in _damage.read_reports(self.directory).items():
             if report.get("lost", True):  # damage found earlier, not yet dealt with
                 self.damage.append("Found earlier: " + report.get("message", "")
-                                   + _integrity.acknowledge(self.directory, name))
+                                   + _damage.acknowledge(self.directory, name))
         indexes, files, journals = [], set(), []
         for name in names:
             path = os.path.join(self.directory, name)
@@ -240,18 +240,19 @@ class _Opening:
             frames = [int(f) for f in index["frames"]]
             processed = [int(f) for f in index["processed"]]
         except (ValueError, KeyError, TypeError) as exc:  # truncated, or not ours
+            why = short_reason(exc, 160)
             try:
-                index = json.loads(self._handle(k).root._v_attrs[INDEX_ATTR])
+                index = json.loads(self._chunk_file(k).root._v_attrs[INDEX_ATTR])
                 frames, processed = index["frames"], index["processed"]
             except (StoreError, OSError, ValueError, KeyError, TypeError):
-                chunk.damaged = (f"chunk index {path} is damaged ({_short(exc)}) and its chunk "
+                chunk.damaged = (f"chunk index {path} is damaged ({why}) and its chunk "
                                  f"file {h5} cannot be read: the frames and 'processed' marks "
                                  f"of frames {k * self.chunk_size}-"
                                  f"{(k + 1) * self.chunk_size - 1} are unknown; restore both "
                                  "files from a backup.")
                 self.damage.append(chunk.damaged)
                 return
-            note = f"chunk index {path} was damaged ({_short(exc)})"
+            note = f"chunk index {path} was damaged ({why})"
             if self.mode == "r":
                 self.repairs.append(note + f"; read from {h5} instead, nothing lost (the next "
                                     "writer rebuilds it).")
@@ -259,11 +260,11 @@ class _Opening:
                 kept = _journal.set_aside(path)  # before anything is rewritten
                 _atomic_write(path, json.dumps(index).encode())
                 message = note + f"; rebuilt from {h5}, nothing lost (damaged copy: {kept})."
-                _integrity.add_report(self.directory, os.path.basename(kept), message, False)
+                _damage.add_report(self.directory, os.path.basename(kept), message, False)
                 self.repairs.append(message)
         if frames and not has_file and not os.path.exists(h5):
             chunk.damaged = (f"chunk file {h5} is missing: frames "
-                             f"{_integrity.frame_ranges(frames)} listed in {path} cannot be "
+                             f"{_damage.frame_ranges(frames)} listed in {path} cannot be "
                              "read. Restore it from a backup, or move the .json out of the "
                              "folder too to drop those frames.")
             self.damage.append(chunk.damaged)
@@ -285,7 +286,7 @@ class _Opening:
         """Take every readable record of a damaged journal; a writer keeps the
         damaged file as ``.damaged`` before it rewrites the journal clean."""
         chunk = self._chunks[k]
-        message, lost = _integrity.journal_damage(
+        message, lost = _damage.journal_damage(
             path, scan, k * self.chunk_size, (k + 1) * self.chunk_size - 1, chunk.sealed,
             chunk.processed)
         records, end = scan.records, scan.end
@@ -294,13 +295,13 @@ class _Opening:
                     "as .damaged before it repairs it.")
         else:
             kept = _journal.set_aside(path)  # before anything is rewritten
-            _integrity.add_report(self.directory, os.path.basename(kept), message, lost)
+            _damage.add_report(self.directory, os.path.basename(kept), message, lost)
             offsets = _journal.rewrite(path, records)
             self._wal_readers.pop(k).close()
             self._wal_readers[k] = open(path, "rb")
             records = [(at, kind, payload) for at, (_, kind, payload) in zip(offsets, records)]
             end = os.path.getsize(path)
-            tail = (_integrity.acknowledge(self.directory, os.path.basename(kept)) if lost
+            tail = (_damage.acknowledge(self.directory, os.path.basename(kept)) if lost
                     else f" Nothing lost; the damaged copy is kept as {kept}.")
         (self.damage if lost else self.repairs).append(message + tail)
         self._replay(k, records, end)

@@ -3,8 +3,9 @@
 :class:`_HDFStoreBase` opens a file (refusing an empty, foreign or damaged
 one, or one holding another class's layout, with one line that names it),
 guards every write (:meth:`_HDFStoreBase._writing`: room checked and reserved
-first, everything flushed and checked after) and keeps the records trackpy
-ignores: metadata, frames processed, linker checkpoints, all in the root group.
+first, everything flushed and checked after) and keeps the records of a run
+(:class:`._records.RecordingStore`) where trackpy ignores them: metadata,
+frames processed and linker checkpoints, all in the root group.
 """
 import contextlib
 import json
@@ -15,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import StoreError
-from . import _journal, _room, detect
-from .base import FramewiseData
+from . import _room, _tables
+from ._layouts import CLASSES, LAYOUT_ATTR
+from ._probe import check_hdf5_file, layout_of, mixed_error, open_error, store_layout
+from ._records import RecordingStore
 
 _META_PREFIX = "streamtrack_"
 _PRIVATE = "streamtrack__"  # root attributes that are not metadata records
@@ -34,19 +37,11 @@ def _merge_ranges(ranges):
     return merged
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-class _HDFStoreBase(FramewiseData):
+class _HDFStoreBase(RecordingStore):
     """Base of :class:`PandasHDFStore`, its Big variant and :class:`PandasHDFStoreSingleNode`.
 
     A subclass names the layout it writes in ``_layout`` (a key of
-    ``detect.CLASSES``, recorded in the file) and the layouts it opens in
+    ``_layouts.CLASSES``, recorded in the file) and the layouts it opens in
     ``_accepts`` (None stands for a file without frames, which any class
     may open).
     """
@@ -72,23 +67,23 @@ class _HDFStoreBase(FramewiseData):
         if mode in ("r", "r+") and not exists:
             raise FileNotFoundError(f"no store at {self.filename!r}")
         if exists and mode != "w":
-            detect.check_hdf5_file(self.filename)  # empty or foreign: say so, write nothing
-        elif exists and detect.store_layout(self.filename) == "chunked":
+            check_hdf5_file(self.filename)  # empty or foreign: say so, write nothing
+        elif exists and store_layout(self.filename) == "chunked":
             raise self._wrong_layout("chunked")  # mode='w' would orphan its chunks
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             try:
                 self.store = pd.HDFStore(self.filename, mode, **kwargs)
             except Exception as exc:  # noqa: BLE001 - PyTables raises many kinds
-                raise detect.open_error(self.filename, exc) from None
+                raise open_error(self.filename, exc) from None
         try:
-            root = self.store._handle.root
-            found = detect.layout_of(root, empty_by_marker=False)
+            root = self.store.root
+            found = layout_of(root, empty_by_marker=False)
             if found not in self._accepts:
                 raise self._wrong_layout(found)
             attrs = root._v_attrs
-            self._marked = (detect.LAYOUT_ATTR in attrs._v_attrnamesuser
-                            and str(attrs[detect.LAYOUT_ATTR]) == self._layout)
+            self._marked = (LAYOUT_ATTR in attrs._v_attrnamesuser
+                            and str(attrs[LAYOUT_ATTR]) == self._layout)
         except BaseException:
             self.store.close()  # a refused file stays closed and unchanged
             raise
@@ -96,13 +91,13 @@ class _HDFStoreBase(FramewiseData):
     def _wrong_layout(self, found):
         name = type(self).__name__
         if found == "mixed":
-            return detect.mixed_error(self.filename)
+            return mixed_error(self.filename)
         what = {"frames": "Frame_<n> nodes", "big": "Frame_<n> nodes and a _Frames_Cache "
                 "frame list", "single": "one FrameData table",
                 "chunked": "the entry file of a chunked store, frames in "
                            f"{os.path.basename(self.filename)}.chunks/"}[found]
-        return StoreError(f"{self.filename!r} holds a {detect.CLASSES[found]} store ({what}); "
-                          f"open it with {detect.CLASSES[found]} (or streamtrack.open_store, "
+        return StoreError(f"{self.filename!r} holds a {CLASSES[found]} store ({what}); "
+                          f"open it with {CLASSES[found]} (or streamtrack.open_store, "
                           f"which picks the class), not {name}; nothing was written.")
 
     @property
@@ -116,7 +111,7 @@ class _HDFStoreBase(FramewiseData):
                              f"({self._failure}); open it again.")
         if not self.store.is_open:
             raise StoreError(f"the store {self.filename!r} is closed.")
-        return self.store._handle.root
+        return self.store.root
 
     def _writable(self):
         self._root  # noqa: B018 - raises if closed or failed
@@ -142,7 +137,7 @@ class _HDFStoreBase(FramewiseData):
         try:
             yield
             if not self._marked:
-                self._root._v_attrs[detect.LAYOUT_ATTR] = self._layout
+                self._root._v_attrs[LAYOUT_ATTR] = self._layout
                 self._marked = True
             self.store.flush()
             if check:
@@ -156,7 +151,7 @@ class _HDFStoreBase(FramewiseData):
             self._fail(what, exc, frame_no)
 
     def _reserve(self, what, need):
-        fd = self.store._handle.fileno()
+        fd = _tables.fileno(self.store)
         size = self._disk_size if self._disk_size is not None else os.fstat(fd).st_size
         limit = _room.file_size_limit()
         problem = None
@@ -189,8 +184,7 @@ class _HDFStoreBase(FramewiseData):
                 "rerun with --resume (in Python: resume=True)")
 
     def _check_flushed(self):
-        handle = self.store._handle
-        end, size = handle.get_filesize(), os.fstat(handle.fileno()).st_size
+        end, size = _tables.sizes(self.store)
         if size < end:  # a write failed and PyTables' flush said nothing
             raise _room.WritesLost(size, end)
         self._disk_size = size
@@ -213,53 +207,23 @@ class _HDFStoreBase(FramewiseData):
 
     def _abandon(self, cause):
         self._failure = cause
-        _room.abandon(self.store)
+        _tables.close_without_writing(self.store)
 
-    @property
-    def metadata(self):
-        """Records saved with :meth:`save_metadata`: ``{name: dict}``.
-
-        Kept as JSON in attributes of the file's root group, which trackpy
-        ignores, so files stay trackpy-compatible.
-        """
+    # -- the records of a run (RecordingStore), in the root group ------------------
+    def _read_metadata(self):
+        # JSON in root attributes, which trackpy ignores: files stay trackpy's
         attrs = self._root._v_attrs
         return {name[len(_META_PREFIX):]: json.loads(attrs[name])
                 for name in attrs._v_attrnamesuser
                 if name.startswith(_META_PREFIX) and not name.startswith(_PRIVATE)}
 
-    def save_metadata(self, name, record):
-        """Save a JSON-serialisable ``record`` (parameters, version) under ``name``.
-
-        Raises
-        ------
-        TypeError
-            ``record`` cannot be written as JSON.
-        StoreError
-            The store is read-only, or the disk or the file size limit has no
-            room for it (nothing is written then).
-        """
-        self._writable()
-        try:
-            text = json.dumps(record, default=_json_default)
-        except TypeError as exc:
-            raise TypeError(f"metadata {name!r} must be JSON-serialisable: {exc}") from exc
+    def _write_metadata(self, name, text):
         with self._writing(f"metadata {name!r}", 2 * len(text) + _room.ROOM_ATTRIBUTE):
-            self._root._v_attrs[_META_PREFIX + str(name)] = text
+            self._root._v_attrs[_META_PREFIX + name] = text
 
-    def mark_processed(self, frame_no):
-        """Record that ``frame_no`` was processed (also when it had no features).
-
-        ``batch(..., resume=True)`` continues after the last recorded frame.
-        Kept as ranges in a root attribute, which trackpy ignores.
-
-        Raises
-        ------
-        StoreError
-            As for :meth:`save_metadata`.
-        """
-        self._writable()
+    def _record_processed(self, frame_no):
+        # ranges of frames in one root attribute: a run of 10^5 frames is one range
         ranges = self._processed_ranges()
-        frame_no = int(frame_no)
         if ranges and ranges[-1][1] + 1 == frame_no:
             ranges[-1][1] = frame_no  # the usual case: the next frame in order
         elif not any(a <= frame_no <= b for a, b in ranges):
@@ -275,42 +239,25 @@ class _HDFStoreBase(FramewiseData):
             return []
         return json.loads(attrs[_PROCESSED])
 
-    @property
-    def processed_frames(self):
-        """Sorted frame numbers :meth:`mark_processed` recorded."""
+    def _processed(self):
         return [t for a, b in self._processed_ranges() for t in range(a, b + 1)]
 
-    def save_checkpoint(self, name, frame_no, arrays):
-        """Keep a checkpoint (the state after ``frame_no``) in a root node.
-
-        The new node is written before the old one is dropped.
-
-        Raises
-        ------
-        StoreError
-            As for :meth:`save_metadata`.
-        """
-        self._writable()
-        handle = self.store._handle
-        key, tmp = _CHECKPOINT + str(name), _CHECKPOINT + str(name) + "_new"
-        payload = np.frombuffer(_journal.encode_checkpoint(name, frame_no, arrays), np.uint8)
+    def _write_checkpoint(self, name, frame_no, payload):
+        # one root node per name; the new one is written beside the old one first
+        key = _CHECKPOINT + str(name)
+        data = np.frombuffer(payload, np.uint8)
         with self._writing(f"the {name!r} checkpoint of frame {frame_no}",
-                           2 * len(payload) + _room.ROOM_FIXED):
-            if tmp in self._root._v_children:
-                handle.remove_node(self._root, tmp)
-            handle.create_array(self._root, tmp, payload)
-            if key in self._root._v_children:
-                handle.remove_node(self._root, key)
-            handle.rename_node(self._root, key, tmp)
+                           2 * len(data) + _room.ROOM_FIXED):
+            _tables.remove(self.store, key + "_new")
+            _tables.write_array(self.store, key + "_new", data)
+            _tables.replace(self.store, key, key + "_new")
 
-    def load_checkpoint(self, name):
-        """``(frame_no, arrays)`` of the checkpoint called ``name``, or None."""
+    def _checkpoints(self, name):
         children = self._root._v_children
+        # the "_new" node is there only when a save stopped before its swap
         for key in (_CHECKPOINT + str(name), _CHECKPOINT + str(name) + "_new"):
             if key in children:
-                _, frame_no, arrays = _journal.decode_checkpoint(children[key].read().tobytes())
-                return frame_no, arrays
-        return None
+                yield children[key].read().tobytes()
 
     def _before_close(self):
         pass
@@ -332,7 +279,7 @@ class _HDFStoreBase(FramewiseData):
                 return
             if self._reserved:  # give back reserved blocks beyond the end of the file
                 try:
-                    fd = self.store._handle.fileno()
+                    fd = _tables.fileno(self.store)
                     os.ftruncate(fd, os.fstat(fd).st_size)
                 except OSError:
                     pass

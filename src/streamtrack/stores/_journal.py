@@ -211,19 +211,6 @@ def scan(path: str, kinds=KINDS) -> Scan:
     return Scan(records, end, damaged, repaired, data)
 
 
-def replay(path: str):
-    """``(offset, kind, payload)`` of each readable record, and the end of the last.
-
-    Returns
-    -------
-    records : list of tuple
-    end : int
-        Offset just after the last good record: a torn tail starts there.
-    """
-    found = scan(path)
-    return found.records, found.end
-
-
 def guess_records(data: bytes, start: int, stop: int):
     """What the damaged range ``start:stop`` seems to have held.
 
@@ -299,10 +286,10 @@ class Journal:
 
     def __init__(self, path: str, end: int):
         self.path = path
-        self._handle = open(path, "ab")
-        if self._handle.tell() != end:
-            self._handle.truncate(end)
-            self._handle.seek(end)
+        self._file = open(path, "ab")
+        if self._file.tell() != end:
+            self._file.truncate(end)
+            self._file.seek(end)
 
     def append(self, kind: int, payload: bytes) -> int:
         """Write one record; return the payload's offset once it is written.
@@ -310,18 +297,18 @@ class Journal:
         A write that fails (a full disk, a file-size limit) raises, and what
         it left is cut off: the journal keeps ending with whole records.
         """
-        start = self._handle.tell()
+        start = self._file.tell()
         record = _HEAD.pack(MAGIC, kind, len(payload), zlib.crc32(payload)) + payload
         try:
-            self._handle.write(record)
-            self._handle.flush()  # into the OS: from here a SIGKILL cannot lose it
+            self._file.write(record)
+            self._file.flush()  # into the OS: from here a SIGKILL cannot lose it
         except BaseException as exc:
             try:
-                self._handle.close()  # its buffer would retry the failed bytes later
+                self._file.close()  # its buffer would retry the failed bytes later
             except OSError:
                 pass
             os.truncate(self.path, start)
-            self._handle = open(self.path, "ab")
+            self._file = open(self.path, "ab")
             if isinstance(exc, OSError):
                 raise OSError(exc.errno, f"cannot write to the journal {self.path} "
                               f"({exc.strerror}): a full disk or a file-size limit? Every "
@@ -330,19 +317,12 @@ class Journal:
         return start + _HEAD.size
 
     def size(self) -> int:
-        return self._handle.tell()
+        return self._file.tell()
 
     def close(self):
-        self._handle.close()
+        self._file.close()
 
 
-def read_payload(path_or_handle, offset: int, length: int) -> bytes:
-    """``length`` bytes at ``offset`` of a journal (an open handle or a path)."""
-    if isinstance(path_or_handle, (str, os.PathLike)):
-        with open(path_or_handle, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(length)
-    return os.pread(path_or_handle.fileno(), length, offset)
 def encode_checkpoint(name, frame_no, arrays):
     """Bytes of a named checkpoint: the state after ``frame_no`` as named arrays."""
     blobs, header = [], {"name": name, "frame": int(frame_no), "arrays": []}

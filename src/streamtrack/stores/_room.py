@@ -6,17 +6,16 @@ PyTables ignores the error of a flush. The stores of trackpy's layouts
 therefore check the file size limit and reserve disk blocks before HDF5
 writes anything (:func:`reserve_blocks`), check after each flush that every
 byte reached the file, and when one did not, release the file without
-another HDF5 write (:func:`abandon`) and reopen it to say what is readable
-(:func:`survey`).
+another HDF5 write (:func:`._tables.close_without_writing`) and reopen it to
+say what is readable (:func:`survey`).
 """
 import ctypes
 import errno
-import gc
 import os
 import re
 import sys
 
-from . import detect
+from .errors import short_reason
 
 # Room a write is given before HDF5 starts it. Measured: a put grows the file
 # by at most 1.25 x (the frame's bytes + 64 KiB), the 64 KiB being a table
@@ -144,7 +143,7 @@ def cause(exc):
         return f"{exc} ({guess})"
     if code:
         return f"{os.strerror(code)} (errno {code})"
-    return detect._innermost(str(exc))
+    return short_reason(exc)
 
 
 def describe_frames(frames):
@@ -184,39 +183,3 @@ def survey(cls, path, before):
                  ", every frame stored before")
     return text
 
-
-def abandon(store):
-    """Close pandas HDFStore ``store`` without letting HDF5 write to its file again.
-
-    HDF5's cache holds blocks that refer to space it could not write; a
-    normal close would write some of them and not others. The file
-    descriptor is pointed at /dev/null first, so that the close completes in
-    memory and the file keeps exactly what was on disk.
-    """
-    handle = store._handle
-    hook = sys.unraisablehook
-    sys.unraisablehook = lambda unraisable: None  # PyTables' __del__ complaints
-    try:
-        try:
-            null = os.open(os.devnull, os.O_RDWR)
-            os.dup2(null, handle.fileno())
-            os.close(null)
-        except Exception:  # noqa: BLE001 - then HDF5 may write: close anyway
-            pass
-        try:
-            store.close()
-        except Exception:  # noqa: BLE001 - its last writes may fail: finish by hand
-            pass
-        if getattr(handle, "isopen", False):  # PyTables' close stopped half way
-            import tables
-
-            try:
-                handle._close_file()  # HDF5 must let go of the file: reopening reads disk
-            except Exception:  # noqa: BLE001
-                pass
-            handle.isopen = 0
-            if handle in tables.file._open_files.handlers:
-                tables.file._open_files.remove(handle)
-        gc.collect()  # PyTables' node objects complain as they go: now, silenced
-    finally:
-        sys.unraisablehook = hook

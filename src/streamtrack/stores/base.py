@@ -57,6 +57,15 @@ class FramewiseData(ABC):
     come with the base class. ``FramewiseData()`` and incomplete subclasses
     raise ``TypeError``.
 
+    A store that can be resumed also keeps the records of a run: the frames
+    processed, metadata records and checkpoints (``mark_processed``,
+    ``processed_frames``, ``metadata``, ``save_metadata``,
+    ``save_checkpoint``, ``load_checkpoint``, ``frames_without``), and sets
+    ``keeps_records = True``. The base class's versions are those of a store
+    that keeps none: the readers find nothing, the writers raise
+    ``NotImplementedError``. :func:`resumable` tells the two apart, for any
+    object (trackpy's own stores are not ``FramewiseData``).
+
     Examples
     --------
     A complete store that keeps frames in memory:
@@ -173,12 +182,124 @@ class FramewiseData(ABC):
             bad = [v for v in values.tolist() if not (isinstance(v, (int, float)) and not
                                                      isinstance(v, bool) and float(v).is_integer())]
             raise ValueError(f"column {self.t_column!r} must hold whole frame numbers; got "
-                             f"{(bad or values.tolist())[0]!r} ({values.dtype}): a frame number is the index of an "
-                             "image in the movie.")
+                             f"{(bad or values.tolist())[0]!r} ({values.dtype}): a frame "
+                             "number is the index of an image in the movie.")
         if (values != values[0]).any():
             raise ValueError(f"put() takes one frame at a time; this DataFrame holds frames "
                              f"{sorted(set(values.tolist()))[:6]}.")
         return True
+
+    # -- the records of a run: what resuming needs ------------------------------
+    #: Whether the store keeps the records below (every streamtrack store).
+    #: False: the base class's versions, which keep nothing.
+    keeps_records = False
+
+    def _keeps_none(self, what):
+        return NotImplementedError(f"{type(self).__name__} keeps no {what} (keeps_records "
+                                   "is False): write to a streamtrack store to resume runs.")
+
+    def mark_processed(self, frame_no):
+        """Record that frame ``frame_no`` was processed, also when it had no features.
+
+        ``batch`` calls it after each frame (after ``put``, when the frame had
+        features); ``batch(..., resume=True)`` continues after the last frame
+        recorded.
+
+        Parameters
+        ----------
+        frame_no : int
+
+        Raises
+        ------
+        NotImplementedError
+            The default: the store keeps no records.
+        """
+        raise self._keeps_none("processed frames")
+
+    @property
+    def processed_frames(self):
+        """Sorted list of the frame numbers :meth:`mark_processed` recorded.
+
+        Default: ``[]`` (nothing recorded).
+        """
+        return []
+
+    @property
+    def metadata(self):
+        """The records :meth:`save_metadata` saved, ``{name: record}``.
+
+        Default: ``{}`` (nothing recorded).
+        """
+        return {}
+
+    def save_metadata(self, name, record):
+        """Save a JSON-serialisable ``record`` (run parameters, a version) under ``name``.
+
+        Replaces a record of that name.
+
+        Parameters
+        ----------
+        name : str
+        record : dict
+            Numbers, strings, lists, dicts; numpy scalars and arrays too.
+
+        Raises
+        ------
+        TypeError
+            ``record`` cannot be written as JSON.
+        NotImplementedError
+            The default: the store keeps no records.
+        """
+        raise self._keeps_none("metadata records")
+
+    def save_checkpoint(self, name, frame_no, arrays):
+        """Keep the state a process reached after frame ``frame_no`` (the linker's).
+
+        Replaces the checkpoint of that name once the new one is safe: an
+        interrupted save leaves the previous checkpoint.
+
+        Parameters
+        ----------
+        name : str
+        frame_no : int
+        arrays : dict of str to array_like
+            The state, as named numpy arrays (scalars too).
+
+        Raises
+        ------
+        NotImplementedError
+            The default: the store keeps no records.
+        """
+        raise self._keeps_none("checkpoints")
+
+    def load_checkpoint(self, name):
+        """The newest checkpoint called ``name``: ``(frame_no, arrays)``, or None.
+
+        Default: None (no checkpoint).
+        """
+        return None
+
+    def frames_without(self, column, through=None):
+        """The stored frames (up to ``through``) that have no ``column``, or None.
+
+        Answered from the store's own records, without reading the features:
+        ``link_store(resume=True)`` uses it to find linked frames whose
+        ``particle`` column a damaged record lost. None when the layout
+        cannot tell without reading every frame (the default; trackpy's
+        layouts replace a frame whole, so none loses its newest version
+        while keeping an older one).
+
+        Parameters
+        ----------
+        column : str
+        through : int, optional
+            The last frame number to consider. Default: all.
+
+        Returns
+        -------
+        list of int or None
+        """
+        return None
 
     def __enter__(self):
         return self
@@ -194,3 +315,30 @@ class FramewiseData(ABC):
 
             warnings.warn(f"closing {self!r} after an error failed too: {exc}",
                           RuntimeWarning, stacklevel=2)
+
+
+def resumable(obj) -> bool:
+    """Whether ``obj`` is a store that keeps the records of a run.
+
+    True for every streamtrack store: it records the frames processed,
+    metadata and checkpoints (see :class:`FramewiseData`), so a run writing
+    into it can be resumed. False for anything else an output may be:
+    trackpy's own stores, a :class:`FramewiseData` that keeps no records,
+    an object with a ``put`` method only.
+    """
+    return isinstance(obj, FramewiseData) and obj.keeps_records
+
+
+def processed_marker(output):
+    """The function recording in ``output`` that a frame was processed, or None.
+
+    ``batch`` calls it after each frame. A store that keeps records marks
+    the frame; an output that forwards frames to a store and declares
+    ``mark_processed`` (:class:`streamtrack.linking.LinkingOutput`, which
+    counts the frame for ``memory``) gets it too. A store that keeps no
+    records and an object with ``put`` only get nothing.
+    """
+    if isinstance(output, FramewiseData):
+        return output.mark_processed if output.keeps_records else None
+    mark = getattr(output, "mark_processed", None)  # a wrapper's own declaration
+    return mark if callable(mark) else None

@@ -33,7 +33,7 @@ cuts off a torn last record and removes temporary files: that is the crash
 repair.
 
 Damage (flipped bytes, truncated or missing files) is never repaired
-silently and never deleted (:mod:`._integrity`): a journal is read past a
+silently and never deleted (:mod:`._damage`): a journal is read past a
 damaged record, kept as ``c<k>.wal.damaged`` before a writer rewrites it,
 and what was lost is named in a :class:`StoreDamageWarning` at every open
 until the kept file is moved out of the folder; a sealed chunk carries a
@@ -56,22 +56,15 @@ from collections import OrderedDict
 import numpy as np
 import pandas as pd
 
-from ..exceptions import StoreError
-from . import _integrity, _journal
-from ._chunk_columns import _common_dtypes, _Columns
-from ._chunk_open import LAYOUT_ATTR  # noqa: F401 - the layout's name, for readers
-from ._chunk_open import (CHUNK_KEY, INDEX_ATTR, _atomic_write, _check_chunk_size,
-                          _Opening, _short)
+from ..exceptions import StoreDamageWarning, StoreError, StoreRepairWarning  # noqa: F401
+from . import _damage, _journal, _tables
+from ._chunk_columns import _Columns
+from ._chunk_open import _check_chunk_size, _Opening, file_identity
+from ._chunk_records import _ChunkRecords
+from ._chunk_seal import _Sealing
 from ._fastread import read_table_rows
-from ._integrity import StoreDamageWarning, StoreRepairWarning  # noqa: F401 - re-exported
-from .base import FramewiseData
-
-def _identity(path):
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
+from ._layouts import CHUNK_KEY, INDEX_ATTR
+from ._layouts import CHUNKED_ATTR as LAYOUT_ATTR  # noqa: F401 - the layout's name, for readers
 
 
 class _Chunk:
@@ -92,7 +85,7 @@ class _Chunk:
         self.kinds = None        # frames' column kinds (_chunk_columns), while written
 
 
-class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
+class PandasHDFStoreChunked(_Opening, _Columns, _Sealing, _ChunkRecords):
     """A framewise store for movies of any length that survives being killed.
 
     Parameters
@@ -159,7 +152,7 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
         entry = os.path.exists(self.filename)
         # everything that can refuse the open is checked before the lock is
         # taken: a refused open leaves no chunks folder or lock file behind
-        layout, seen = None, _identity(self.filename)
+        layout, seen = None, file_identity(self.filename)
         if entry and self.mode != "w":
             layout = self._read_layout()  # not a chunked store at all: that error first
             if not os.path.isdir(self.directory):
@@ -168,14 +161,14 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
                                  "copy it next to the file (or open with mode='w' to start "
                                  "an empty store).")
         elif self.mode == "r":
-            if not _integrity.holds_store(self.directory):
+            if not _damage.holds_store(self.directory):
                 raise FileNotFoundError(f"no store at {self.filename!r}")
-        elif self.mode == "w" or not _integrity.holds_store(self.directory):
+        elif self.mode == "w" or not _damage.holds_store(self.directory):
             _check_chunk_size(chunk_size)  # a new store: before its folder is made
         if self.mode != "r":
             self._lock()
         try:
-            if self.mode == "w" or (not entry and not _integrity.holds_store(self.directory)):
+            if self.mode == "w" or (not entry and not _damage.holds_store(self.directory)):
                 self._create(chunk_size)
                 self.chunk_size = self._read_layout()
             elif not entry:  # movie.h5 lost, movie.h5.chunks/ kept: the data is there
@@ -183,7 +176,7 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
             else:
                 # read before the lock; again only if a writer with mode='w'
                 # replaced the entry file meanwhile
-                self.chunk_size = layout if _identity(self.filename) == seen \
+                self.chunk_size = layout if file_identity(self.filename) == seen \
                     else self._read_layout()
             opened = (list(self.damage), list(self.repairs))
             for attempt in range(5):
@@ -316,18 +309,16 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
 
     def _frames_note(self, k):
         frames = self._chunks[k].sealed if k in self._chunks else ()
-        return f" (frames {_integrity.frame_ranges(frames)})" if frames else ""
+        return f" (frames {_damage.frame_ranges(frames)})" if frames else ""
 
-    def _handle(self, k):
-        import tables
-
+    def _chunk_file(self, k):
         handle = self._handles.pop(k, None)
         if handle is None:
             path = self._path(k, "h5")
             try:
-                handle = tables.open_file(path, "r")
+                handle = _tables.open_file(path, "r")
             except Exception as exc:  # noqa: BLE001 - truncated, damaged, missing
-                raise StoreError(_integrity.unreadable_chunk(path, self._frames_note(k), exc)) \
+                raise StoreError(_damage.unreadable_chunk(path, self._frames_note(k), exc)) \
                     from None
             try:
                 self._verify(k, handle)
@@ -350,22 +341,20 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
         version). Raises StoreError, naming the chunk, on a mismatch.
         """
         path = self._path(k, "h5")
-        before = _identity(path)
+        before = file_identity(path)
         if not force and before is not None and before in self._verified:
             return self._verified[before]
         if handle is None:
-            import tables
-
             try:
-                with tables.open_file(path, "r") as fresh:
+                with _tables.open_file(path, "r") as fresh:
                     return self._verify(k, fresh, force=True)
             except StoreError:
                 raise
             except Exception as exc:  # noqa: BLE001
-                raise StoreError(_integrity.unreadable_chunk(path, self._frames_note(k), exc)) \
+                raise StoreError(_damage.unreadable_chunk(path, self._frames_note(k), exc)) \
                     from None
-        found = _integrity.verify_chunk(handle, path, self._frames_note(k))
-        if before is not None and before == _identity(path):  # not replaced meanwhile
+        found = _damage.verify_chunk(handle, path, self._frames_note(k))
+        if before is not None and before == file_identity(path):  # not replaced meanwhile
             self._verified[before] = found
         return found
 
@@ -376,7 +365,7 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
             # from the chunk file itself, not c<k>.json: a writer may replace
             # the file between the two reads, and the file's own index always
             # matches the handle this process reads rows from
-            index = json.loads(self._handle(k).root._v_attrs[INDEX_ATTR])
+            index = json.loads(self._chunk_file(k).root._v_attrs[INDEX_ATTR])
             chunk.rows = {f: (a, n, sig) for f, a, n, sig in
                           zip(index["frames"], index["starts"], index["counts"],
                               index["signature_of_frame"])}
@@ -386,7 +375,7 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
     def _read_sealed(self, k, frame_no):
         chunk = self._index(k)
         start, count, sig = chunk.rows[frame_no]
-        table = self._handle(k).root[CHUNK_KEY].table
+        table = self._chunk_file(k).root[CHUNK_KEY].table
         frame = read_table_rows(table, start, start + count)
         if frame is None:
             with warnings.catch_warnings():
@@ -397,121 +386,6 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
             columns = chunk.signatures[sig]
             frame = frame[[c for c, _ in columns]].astype(dict(columns))
         return frame
-
-    # -- sealing ---------------------------------------------------------------
-    def _seal(self, k):
-        """Rewrite chunk ``k`` with its journaled frames, then drop the journal.
-
-        The chunk file is one trackpy ``FrameData`` table (SingleNode layout,
-        ``frame`` a data column), written in a single append: a thousand
-        frames cost one HDF5 write instead of a thousand node creations. Its
-        row index and a checksum of index and rows go in its attributes.
-        """
-        chunk = self._chunks[k]
-        if chunk.writer is not None:
-            chunk.writer.close()
-            chunk.writer = None
-        if k in self._active:
-            self._active.remove(k)
-        if not chunk.journal and not os.path.exists(self._path(k, "wal")):
-            return
-        keep = f" The frames put into it since stay safe in its journal {self._path(k, 'wal')}."
-        if chunk.damaged:  # sealing would replace frames it cannot read
-            raise StoreError(f"chunk {k} cannot be sealed: {chunk.damaged}{keep}")
-        frames = {}
-        try:
-            for frame_no in sorted(chunk.sealed - set(chunk.journal)):
-                frames[frame_no] = self._read_sealed(k, frame_no)
-        except StoreError as exc:
-            raise StoreError(f"chunk {k} cannot be sealed: {exc}{keep}") from None
-        for frame_no, (offset, length) in chunk.journal.items():
-            frames[frame_no] = _journal.decode_frame(self._read_wal(k, offset, length))
-        order = sorted(frames)
-        if not order:  # only processed marks (frames without features)
-            index = {"frames": [], "processed": sorted(chunk.processed),
-                     "chunk_size": self.chunk_size}
-            _atomic_write(self._path(k, "json"), json.dumps(index).encode())
-            self._drop_journal(k)
-            return
-        signatures, signature_of_frame = [], []
-        for frame_no in order:
-            sig = [[str(c), str(t)] for c, t in frames[frame_no].dtypes.items()]
-            if sig not in signatures:
-                signatures.append(sig)
-            signature_of_frame.append(signatures.index(sig))
-        if len(signatures) > 1:  # frames differ: one type per column, restored on reading
-            common = _common_dtypes([frames[f] for f in order])
-            table = pd.concat([frames[f].astype({c: t for c, t in common.items()
-                                                 if c in frames[f].columns}) for f in order])
-        else:
-            table = pd.concat([frames[f] for f in order])
-        counts = [len(frames[f]) for f in order]
-        index = {"frames": order, "starts": np.cumsum([0] + counts[:-1]).tolist(),
-                 "counts": counts, "signatures": signatures,
-                 "signature_of_frame": signature_of_frame,
-                 "processed": sorted(chunk.processed), "chunk_size": self.chunk_size}
-        text = json.dumps(index)
-        tmp = self._path(k, "h5.tmp")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # pandas' performance chatter
-                with pd.HDFStore(tmp, "w") as out:
-                    out.append(CHUNK_KEY, table, format="table", data_columns=[self.t_column],
-                               index=False)
-                    root = out._handle.root
-                    root[CHUNK_KEY].table.flush()
-                    root._v_attrs[INDEX_ATTR] = text
-                    root._v_attrs[_integrity.CRC_ATTR] = _integrity.chunk_checksum(
-                        root[CHUNK_KEY].table, text)
-            self._check_written(k, tmp)
-        except BaseException as exc:
-            if os.path.exists(tmp):  # ours, half written: the journal still holds it all
-                os.remove(tmp)
-            if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, StoreError):
-                # a full disk or a size limit reaches us as HDF5's own error stack
-                raise StoreError(
-                    f"chunk {k} could not be written to {tmp!r} ({_short(exc)[:120]}): a "
-                    f"full disk or a file-size limit? Nothing was lost: the frames stay in "
-                    f"the journal {self._path(k, 'wal')}, sealed when the store is next "
-                    "closed with room to write.") from None
-            raise
-        handle = self._handles.pop(k, None)
-        if handle is not None:
-            handle.close()
-        self._verified[_identity(tmp)] = True  # a rename keeps inode, size and mtime
-        os.replace(tmp, self._path(k, "h5"))
-        _atomic_write(self._path(k, "json"), text.encode())
-        self._drop_journal(k)
-        chunk.sealed, chunk.rows = set(order), None
-
-    def _check_written(self, k, tmp):
-        """Read a new chunk file back before its journal may go.
-
-        HDF5 does not always report a failed write: under a file-size limit it
-        closes a truncated file without an error. The checksum catches that.
-        """
-        import tables
-
-        try:
-            with tables.open_file(tmp, "r") as handle:
-                _integrity.verify_chunk(handle, tmp)
-        except Exception as exc:  # noqa: BLE001 - StoreError or HDF5's own
-            raise StoreError(
-                f"chunk {k} could not be written: {tmp} reads back damaged "
-                f"({_short(exc)[:100]}): a full disk or a file-size limit? Nothing was lost: "
-                f"the frames stay in the journal {self._path(k, 'wal')}, sealed when the store "
-                "is next closed with room to write.") from None
-
-    def _drop_journal(self, k):
-        reader = self._wal_readers.pop(k, None)
-        if reader is not None:
-            reader.close()
-        if os.path.exists(self._path(k, "wal")):
-            os.remove(self._path(k, "wal"))
-        chunk = self._chunks[k]
-        # the column record is kept for the chunks being written only: memory
-        # stays flat however many chunks a long run seals
-        chunk.journal, chunk.wal_end, chunk.kinds = {}, 0, None
 
     def flush(self):
         """Seal every chunk with a journal (``close`` does it too).
@@ -537,92 +411,6 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
                                              "their journals keep their frames too."
                                              if others else ""))
 
-    # -- processed frames, metadata, checkpoints -----------------------------------
-    def mark_processed(self, frame_no):
-        """Record that ``frame_no`` was processed (also when it had no features)."""
-        self._writable()
-        frame_no = int(frame_no)
-        k = frame_no // self.chunk_size
-        self._journal_for(k).append(_journal.PROCESSED, np.int64(frame_no).tobytes())
-        self._chunks[k].wal_end = self._chunks[k].writer.size()
-        self._chunks[k].processed.add(frame_no)
-
-    @property
-    def processed_frames(self):
-        """Sorted frame numbers :meth:`mark_processed` recorded."""
-        return sorted(f for c in self._chunks.values() for f in c.processed)
-
-    @property
-    def metadata(self):
-        path = os.path.join(self.directory, "meta.json")
-        try:
-            with open(path) as handle:
-                return json.load(handle)
-        except FileNotFoundError:
-            return {}
-        except ValueError as exc:
-            raise StoreError(f"the store's metadata records {path} are damaged ({_short(exc)}): "
-                             "move the file aside (it holds run parameters, no features) "
-                             "and run again.") from None
-
-    def save_metadata(self, name, record):
-        """Save a JSON-serialisable ``record`` under ``name`` (atomically)."""
-        self._writable()
-        from ._hdfbase import _json_default
-
-        meta = self.metadata
-        meta[str(name)] = json.loads(json.dumps(record, default=_json_default))
-        _atomic_write(os.path.join(self.directory, "meta.json"), json.dumps(meta).encode())
-
-    def _checkpoint_scan(self, path):
-        scan = _journal.scan(path, (_journal.CHECKPOINT,))
-        if scan.clean:
-            return scan, ""
-        lost = sum(b - a for a, b in scan.damaged)
-        return scan, (f"linker checkpoints {path} are damaged ({lost} bytes cannot be read): "
-                      f"{len(scan.records)} readable checkpoint(s) kept; 'link --resume' "
-                      "continues from the newest of them (features are not affected).")
-
-    def save_checkpoint(self, name, frame_no, arrays):
-        """Journal a checkpoint: the state after ``frame_no`` as named arrays."""
-        self._writable()
-        path = os.path.join(self.directory, "checkpoints.wal")
-        if getattr(self, "_checkpoints", None) is None:
-            scan, message = self._checkpoint_scan(path)
-            end = scan.end
-            if message:  # keep the damaged file, then append to a clean copy
-                kept = _journal.set_aside(path)
-                _integrity.add_report(self.directory, os.path.basename(kept), message, False)
-                _journal.rewrite(path, scan.records)
-                end = os.path.getsize(path)
-                warnings.warn(f"{message} The damaged file is kept as {kept}.",
-                              StoreRepairWarning, stacklevel=2)
-            self._checkpoints = _journal.Journal(path, end)
-        payload = _journal.encode_checkpoint(name, frame_no, arrays)
-        if self._checkpoints.size() > 64 * 2**20:  # keep only the newest: compact
-            self._checkpoints.close()
-            tmp = path + ".tmp"
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            fresh = _journal.Journal(tmp, 0)
-            fresh.append(_journal.CHECKPOINT, payload)
-            fresh.close()
-            os.replace(tmp, path)
-            self._checkpoints = _journal.Journal(path, os.path.getsize(path))
-        else:
-            self._checkpoints.append(_journal.CHECKPOINT, payload)
-
-    def load_checkpoint(self, name):
-        """``(frame_no, arrays)`` of the newest checkpoint called ``name``, or None."""
-        scan, message = self._checkpoint_scan(os.path.join(self.directory, "checkpoints.wal"))
-        if message:
-            warnings.warn(message, StoreRepairWarning, stacklevel=2)
-        for _, kind, payload in reversed(scan.records):
-            found = _journal.decode_checkpoint(payload)
-            if kind == _journal.CHECKPOINT and found[0] == name:
-                return found[1], found[2]
-        return None
-
     def _close_readers(self):
         for handle in getattr(self, "_wal_readers", {}).values():
             handle.close()
@@ -640,8 +428,8 @@ class PandasHDFStoreChunked(_Opening, _Columns, FramewiseData):
             for handle in self._handles.values():
                 handle.close()
             self._close_readers()
-            if getattr(self, "_checkpoints", None) is not None:
-                self._checkpoints.close()
+            if getattr(self, "_checkpoint_journal", None) is not None:
+                self._checkpoint_journal.close()
             self._unlock()
 
     def __repr__(self):

@@ -17,21 +17,20 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import StoreError
-from . import _room
+from . import _room, _tables
 from ._fastread import read_frame_table, read_table_rows
 from ._hdfbase import _HDFStoreBase
+from ._layouts import CACHE_KEY, FRAME_PREFIX, SINGLE_KEY, is_frame_node
 from ._single_columns import TableTypes, fit_frame, missing_values
 
 # A frame node is read whole, so the PyTables index pandas builds by default
 # (two thirds of the cost of a put) is never used: skip it.
 _FRAME_NODE = dict(format="table", index=False, track_times=False)
-KEY_PREFIX = "Frame_"
-CACHE_KEY = "_Frames_Cache"
 
 
 def code_key(frame_no):
     """Node name of a frame: ``Frame_12``."""
-    return f"{KEY_PREFIX}{int(frame_no)}"
+    return f"{FRAME_PREFIX}{int(frame_no)}"
 
 
 def _frame_number(df, t_column):
@@ -99,11 +98,9 @@ class PandasHDFStore(_HDFStoreBase):
             if key in root._v_children:
                 # write the new frame first, then swap: a crash keeps old or new, never neither
                 tmp = "_new_" + key
-                if tmp in root._v_children:
-                    self.store._handle.remove_node(root, tmp, recursive=True)
+                _tables.remove(self.store, tmp)
                 self.store.put(tmp, df, **_FRAME_NODE)
-                self.store._handle.remove_node(root, key, recursive=True)
-                self.store._handle.rename_node(root, key, tmp)
+                _tables.replace(self.store, key, tmp)
             else:
                 self.store.put(key, df, **_FRAME_NODE)
             self._after_put(frame_no)
@@ -130,8 +127,7 @@ class PandasHDFStore(_HDFStoreBase):
     def frames(self):
         """Sorted frame numbers, read off the node names (not ``HDFStore.keys()``)."""
         names = self._root._v_children.keys()
-        return sorted(int(n[len(KEY_PREFIX):]) for n in names
-                      if n.startswith(KEY_PREFIX) and n[len(KEY_PREFIX):].lstrip("-").isdigit())
+        return sorted(int(n[len(FRAME_PREFIX):]) for n in names if is_frame_node(n))
 
 
 class PandasHDFStoreBig(PandasHDFStore):
@@ -153,7 +149,7 @@ class PandasHDFStoreBig(PandasHDFStore):
 
     def _after_put(self, frame_no):
         if self._cache_on_disk_valid or CACHE_KEY in self._root._v_children:
-            self.store._handle.remove_node(self._root, CACHE_KEY, recursive=True)
+            _tables.remove(self.store, CACHE_KEY)
             self._cache_on_disk_valid = False
         if self._frames_cache is not None and frame_no not in self._frames_cache:
             self._frames_cache = sorted(self._frames_cache + [frame_no])
@@ -231,7 +227,7 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
     _layout = "single"
     _accepts = (None, "single")
 
-    def __init__(self, filename, key="FrameData", mode="a", t_column="frame",
+    def __init__(self, filename, key=SINGLE_KEY, mode="a", t_column="frame",
                  use_tabular_copy=False, **kwargs):
         super().__init__(filename, mode=mode, t_column=t_column, **kwargs)
         self.key = key
@@ -367,8 +363,7 @@ class PandasHDFStoreSingleNode(_HDFStoreBase):
             self.store.remove(tmp)
         self.store.append(tmp, data, format="table", data_columns=True, index=False,
                           min_itemsize=sizes or None)
-        self.store._handle.remove_node(self._root, self.key, recursive=True)
-        self.store._handle.rename_node(self._root, self.key, tmp)
+        _tables.replace(self.store, self.key, tmp)
 
     def get(self, frame_no):
         """The rows of frame ``frame_no`` (a row range read, not a query).

@@ -108,7 +108,7 @@ def test_torn_journal_tail_is_cut_off(tmp_path):
     for t in range(3):
         store.put(frame(t))
     wal = str(path) + ".chunks/c000000.wal"
-    store._chunks[0].writer._handle.close()  # simulate a kill: no seal, no close
+    store._chunks[0].writer._file.close()  # simulate a kill: no seal, no close
     store._unlock()
     with open(wal, "ab") as handle:  # half a record, as a kill mid-write leaves
         handle.write(b"STJ1\x01" + b"\x00" * 7)

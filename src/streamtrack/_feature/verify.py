@@ -1,23 +1,33 @@
-"""Compile a kernel set and prove it equals its numpy/scipy twin (run by `_fastpath`).
+"""Prove the compiled locate kernels equal their numpy/scipy twins.
 
-Each check runs the real code path twice on small inputs made here, once
-forced onto the compiled kernels (which compiles them, or loads them from
-numba's cache, with exactly the argument types that real calls use) and once
-onto numpy/scipy, and demands identical bits. The compiled 2-D bandpass and
-maxima are also compared with scipy directly on random images, edge cases
-included. ``check(key)`` returns None, or what differed.
+The check of the kernel sets ``("locate", ndim, dtype_name)``, registered with
+`_fastpath` by this package (``_fastpath.register_check``), which runs it in
+its background thread before the kernels may serve. It runs ``locate``
+twice on small inputs made here, once forced onto the compiled kernels
+(which compiles them, or loads them from numba's cache, with exactly the
+argument types that real calls use) and once onto numpy/scipy, and demands
+identical bits. The compiled 2-D bandpass and maxima are also compared with
+scipy directly on random images, edge cases included. ``check(key)``
+returns None, or what differed.
 """
 import numpy as np
 
-from . import _fastpath
+from .. import _fastpath
+from .locating import locate
+from .masks import binary_mask, mask_half_widths
+from .maxima import _fast_maxima
+from .preprocess import boxcar, gaussian_kernel, lowpass
 
 
 def check(key):
-    if key[0] == "locate":
-        return _check_locate(ndim=key[1], dtype=np.dtype(key[2]))
-    if key[0] == "link":
-        return _check_link()
-    raise ValueError(f"unknown kernel set {key!r}")
+    """None if the compiled kernels for ``key = ("locate", ndim, dtype_name)``
+    give the numpy/scipy path's bits, else what differed."""
+    return _check_locate(ndim=key[1], dtype=np.dtype(key[2]))
+
+
+def describe(key):
+    """``key`` in words, for `_fastpath`'s messages."""
+    return f"locating {key[1]}-D {key[2]} images"
 
 
 def _same(a, b):
@@ -47,8 +57,6 @@ def _blobs(ndim, dtype, seed):
 
 
 def _check_locate(ndim, dtype):
-    from ._locate import locate
-
     if ndim == 2 and dtype in (np.dtype(np.uint8), np.dtype(np.uint16)):
         problem = _probe_2d(dtype)
         if problem:
@@ -73,20 +81,17 @@ def _probe_2d(dtype):
     """The compiled bandpass, maxima and background mask against scipy."""
     from scipy import ndimage
 
-    from . import _kernels
-    from ._masks import binary_mask, mask_half_widths
-    from ._maxima import _fast_maxima
-    from ._preprocess import boxcar, gaussian_kernel, lowpass
+    from . import kernels  # numba: only in the preparation thread
 
     rng = np.random.default_rng(12345)
     top = np.iinfo(dtype).max
     image = rng.integers(0, top, (37, 53), endpoint=True).astype(dtype)
     for sigma, size in ((1, (11, 11)), (1.5, (9, 13))):
         got = np.empty(image.shape)
-        _kernels.lowpass_2d(image, gaussian_kernel(sigma, 4), np.empty(image.shape), got)
+        kernels.lowpass_2d(image, gaussian_kernel(sigma, 4), np.empty(image.shape), got)
         if not np.array_equal(got, lowpass(image, sigma)):
             return "lowpass differs from scipy's correlate1d"
-        got = _kernels.boxcar_2d(image, *size, np.empty_like(image), np.empty_like(image))
+        got = kernels.boxcar_2d(image, *size, np.empty_like(image), np.empty_like(image))
         if not np.array_equal(got, boxcar(image, size)):
             return "boxcar differs from scipy's uniform_filter1d"
     sparse = np.where(rng.random(image.shape) < 0.05, image, 0).astype(dtype)
@@ -99,29 +104,9 @@ def _probe_2d(dtype):
     for radius in ((5, 5), (3, 4)):
         background = ~ndimage.binary_dilation(sparse, structure=binary_mask(radius))
         half_widths = mask_half_widths(radius)
-        got = _kernels.background_mask_2d(
+        got = kernels.background_mask_2d(
             sparse, half_widths, np.empty((half_widths.max() + 1,) + sparse.shape, np.uint8),
             np.empty(sparse.shape, bool))
         if not np.array_equal(got, background):
             return "background mask differs from scipy's binary_dilation"
-    return None
-
-
-def _check_link():
-    from .linking._linker import Linker
-
-    rng = np.random.default_rng(7)
-    # a jittered lattice (many small subnetworks), then one shifted by half a
-    # spacing along x: every particle ties between two neighbours, in chains
-    side = np.arange(0, 40, 4.0)
-    lattice = np.array(np.meshgrid(side, side, indexing="ij")).reshape(2, -1).T
-    frames = [lattice + rng.normal(0, 0.8, lattice.shape) for _ in range(4)]
-    frames += [lattice.copy(), lattice + [0.0, 2.0]]
-    results = []
-    for compiled in (True, False):
-        with _fastpath.forced(compiled):
-            linker = Linker(2.5, memory=1)
-            results.append([linker.step(t, pos).copy() for t, pos in enumerate(frames)])
-    if not all(np.array_equal(a, b) for a, b in zip(*results)):
-        return "the compiled assignment solver differs from scipy's linear_sum_assignment"
     return None

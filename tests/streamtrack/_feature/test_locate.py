@@ -7,6 +7,7 @@ import pytest
 
 import streamtrack as st
 from streamtrack import _fastpath, synthetic
+from streamtrack._feature import check_options
 
 trackpy = pytest.importorskip("trackpy")
 
@@ -139,13 +140,61 @@ def test_columns_and_frame_number():
     assert list(plain.columns) == COLUMNS
 
 
-def test_engine_does_not_change_results():
+@pytest.mark.parametrize("engine", ["auto", "python", "numba"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_engine_does_not_change_results(dtype, engine):
+    """Every engine trackpy accepts gives trackpy's result with that engine
+    (and the same bits as streamtrack's default)."""
+    image, _ = spots_image(dtype, seed=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = trackpy.locate(image, 11, engine=engine)
+    ours = st.locate(image, 11, engine=engine)
+    assert len(ours) > 0
+    assert_same_as_trackpy(ours, theirs)
+    pd.testing.assert_frame_equal(ours, st.locate(image, 11), check_exact=True)
+
+
+def test_unknown_engine_is_refused_by_locate_and_batch():
     image, _ = spots_image(np.uint8)
-    base = st.locate(image, 11)
-    for engine in ("python", "numba", "auto"):
-        pd.testing.assert_frame_equal(st.locate(image, 11, engine=engine), base)
-    with pytest.raises(ValueError, match="engine"):
+    with pytest.raises(ValueError, match="engine must be 'auto', 'python' or 'numba', got 'gpu'"):
         st.locate(image, 11, engine="gpu")
+
+    def never_read():
+        raise AssertionError("a frame was read")
+        yield
+    with pytest.raises(ValueError, match="engine must be 'auto', 'python' or 'numba'"):
+        st.batch(never_read(), 11, engine="gpu")
+
+
+def test_check_options_names_every_unknown_option():
+    with pytest.raises(TypeError, match=r"unknown locate option\(s\) \['mass', 'minmas'\]"):
+        check_options(11, minmas=100, mass=3, invert=True)
+    with pytest.raises(TypeError, match=r"unknown locate option\(s\) \['minmas'\]"):
+        st.batch([np.zeros((40, 40), np.uint8)], 11, minmas=100)
+    check_options(11, minmass=100, invert=True, engine="numba")  # all accepted
+
+
+@pytest.mark.parametrize("options, error, match", [
+    (dict(diameter=10), ValueError, "diameter"),
+    (dict(diameter=11, noise_size=11), ValueError, "noise_size 11 must be smaller"),
+    (dict(diameter=11, percentile=150), ValueError, "percentile"),
+    (dict(diameter=11, filter_before=True), ValueError, "filter_before"),
+    (dict(diameter=11, topn=2.5), TypeError, "topn"),
+])
+def test_check_options_raises_what_locate_raises(options, error, match):
+    with pytest.raises(error, match=match) as before:
+        check_options(**options)
+    with pytest.raises(error, match=match) as located:
+        st.locate(np.zeros((40, 40), np.uint8), **options)
+    assert str(before.value) == str(located.value)
+
+
+def test_check_options_leaves_per_axis_sizes_to_the_image():
+    # (9, 11, 11) is right for a volume, wrong for a 2-D image: only the image can say
+    check_options((9, 11, 11))
+    with pytest.raises(ValueError, match="has 3 values"):
+        st.locate(np.zeros((40, 40), np.uint8), (9, 11, 11))
 
 
 def test_black_frame_returns_empty_with_columns_and_warns():

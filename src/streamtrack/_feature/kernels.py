@@ -12,7 +12,7 @@ bit-identical rather than merely close:
 - ``box_maxima_2d``: ``grey_dilation`` with a box, ``image == dilation``.
 - ``background_stats_2d``: ``~binary_dilation(image, structure=ellipse)``.
 
-`_fastpath` prepares them in a background thread and `_verify` checks them
+`_fastpath` prepares them in a background thread and `verify` checks them
 against their numpy/scipy twins before they are used, so a scipy release that
 changes its arithmetic makes streamtrack stay on the generic path instead of
 drifting from trackpy. All kernels are cached to disk (``cache=True``): the

@@ -6,8 +6,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from ._preprocess import FAST_DTYPES
-from ._workspace import buffer
+from .preprocess import FAST_DTYPES
+from .workspace import buffer
 
 
 def percentile_threshold(image, percentile, counts=None):
@@ -76,10 +76,10 @@ def local_maxima(image, separation, percentile, margin, counts=None, compiled=Fa
 
 
 def _fast_maxima(image, size, threshold, margin):
-    from . import _kernels
+    from . import kernels
 
-    return _kernels.box_maxima_2d(image, size[0], size[1], threshold, int(margin[0]),
-                                  int(margin[1]), buffer("maxima_candidates", (image.size,), np.int64))
+    return kernels.box_maxima_2d(image, size[0], size[1], threshold, int(margin[0]),
+                                 int(margin[1]), buffer("maxima_candidates", (image.size,), np.int64))
 
 
 def _warn_empty(no_maxima):
@@ -101,11 +101,11 @@ def where_close(pos, separation, intensity, compiled=False):
     scaled = pos / np.asarray(separation, dtype=float)
     radius = 1 - 1e-7
     if compiled:
-        from . import _kernels
+        from . import kernels
 
         drop = np.zeros(len(pos), dtype=np.bool_)
-        _kernels.close_pairs_drop(scaled, np.ascontiguousarray(intensity, dtype=np.float64),
-                                  radius * radius, drop)
+        kernels.close_pairs_drop(scaled, np.ascontiguousarray(intensity, dtype=np.float64),
+                                 radius * radius, drop)
         return np.flatnonzero(drop)
     pairs = cKDTree(scaled, 30).query_pairs(radius, output_type="ndarray")
     if len(pairs) == 0:

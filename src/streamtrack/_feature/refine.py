@@ -1,6 +1,6 @@
 """Centre-of-mass refinement and characterisation (trackpy's refine step).
 
-Two implementations with the same bits: the compiled ``_kernels.refine_com``
+Two implementations with the same bits: the compiled ``kernels.refine_com``
 (one feature at a time) and ``refine_numpy`` below (all features at once),
 which serves until the compiled one is ready (see `_fastpath`). Every sum
 that is not exact in float64 (the ``ecc`` moments, ``raw_mass`` of float
@@ -9,7 +9,7 @@ are sums of integers, exact in any order.
 """
 import numpy as np
 
-from ._masks import flat_offsets, refine_masks
+from .masks import flat_offsets, refine_masks
 
 SHIFT_THRESH = 0.6  # trackpy's: move the integer centre when the COM is off by more
 
@@ -33,9 +33,9 @@ def refine(image, image_int, coords, radius, max_iterations, characterize, isotr
     characterize, isotropic = bool(characterize), bool(isotropic)
     results = np.empty((len(coords), n_columns(image_int.ndim, characterize, isotropic)))
     if compiled:
-        from . import _kernels
-        _kernels.refine_com(image_int, image, coords, radius, int(max_iterations), SHIFT_THRESH,
-                            offsets, box, r2, x2, cos2, sin2, characterize, isotropic, results)
+        from . import kernels
+        kernels.refine_com(image_int, image, coords, radius, int(max_iterations), SHIFT_THRESH,
+                           offsets, box, r2, x2, cos2, sin2, characterize, isotropic, results)
     else:
         refine_numpy(image_int, image, coords, radius, int(max_iterations), offsets, box, r2, x2,
                      cos2, sin2, characterize, isotropic, results)
@@ -52,7 +52,7 @@ def _sequential_sum(rows):
 
 def refine_numpy(image_int, raw, coords, radius, max_iterations, offsets, box, r2, x2,
                  cos2, sin2, characterize, isotropic, results):
-    """Vectorised twin of ``_kernels.refine_com`` (same arguments, same bits)."""
+    """Vectorised twin of ``kernels.refine_com`` (same arguments, same bits)."""
     n_feat, ndim = coords.shape
     shape = np.asarray(image_int.shape, dtype=np.int64)
     strides = np.cumprod(np.concatenate([shape[1:], [1]])[::-1])[::-1]

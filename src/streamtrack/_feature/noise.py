@@ -2,9 +2,9 @@
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-from ._preprocess import FAST_DTYPES
-from ._workspace import buffer
-from ._masks import binary_mask, mask_half_widths, root_sum_x_squared
+from .masks import binary_mask, mask_half_widths, root_sum_x_squared
+from .preprocess import FAST_DTYPES
+from .workspace import buffer
 
 
 def measure_noise(image_int, raw_image, radius, compiled=False):
@@ -17,14 +17,14 @@ def measure_noise(image_int, raw_image, radius, compiled=False):
     compiled kernels (same results).
     """
     if compiled and image_int.ndim == 2:
-        from . import _kernels
+        from . import kernels
         half_widths = mask_half_widths(radius)
-        background = _kernels.background_mask_2d(
+        background = kernels.background_mask_2d(
             image_int, half_widths,
             buffer("noise_dilated", (int(half_widths.max()) + 1,) + image_int.shape, np.uint8),
             buffer("noise_mask", image_int.shape, np.bool_))
         if raw_image.dtype in FAST_DTYPES:
-            n, mean, std = _kernels.masked_stats_int(background.view(np.uint8), raw_image)
+            n, mean, std = kernels.masked_stats_int(background.view(np.uint8), raw_image)
             return (mean, std) if n > 1 else (mean, np.nan)
     else:
         background = ~binary_dilation(image_int, structure=binary_mask(radius))
@@ -40,7 +40,7 @@ def measure_noise(image_int, raw_image, radius, compiled=False):
 
 
 def masked_stats_int(mask, raw):
-    """numpy twin of ``_kernels.masked_stats_int``: ``(count, mean, std)`` of
+    """numpy twin of ``kernels.masked_stats_int``: ``(count, mean, std)`` of
     uint8/uint16 ``raw`` where ``mask``, from integer sums (exact: no overflow
     at these depths), squares taken about the rounded mean (the kernel's bits)."""
     values = raw[mask].astype(np.int64)

@@ -1,17 +1,18 @@
 """``locate``: Crocker-Grier feature finding with trackpy 0.7's signature and numbers."""
+import inspect
 import numbers
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from . import _fastpath
-from ._masks import validate_tuple
-from ._maxima import local_maxima, where_close
-from ._noise import measure_noise, static_error
-from ._preprocess import bandpass_to_int, invert_image
-from ._refine import refine
-from ._workspace import buffer
+from .. import _fastpath
+from .masks import validate_tuple
+from .maxima import local_maxima, where_close
+from .noise import measure_noise, static_error
+from .preprocess import bandpass_to_int, convert_to_int, invert_image
+from .refine import refine
+from .workspace import buffer
 
 
 def pos_columns_for(ndim):
@@ -57,15 +58,15 @@ def _is_number(value):
     return not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real)
 
 
-def _check_options(minmass=None, maxsize=None, threshold=None, percentile=64, topn=None,
-                   max_iterations=10):
-    """Check the options that do not depend on the image; raise a one-line error.
+def _check_values(filter_before=None, engine='auto', minmass=None, maxsize=None,
+                  threshold=None, percentile=64, topn=None, max_iterations=10):
+    """Check the option values that do not depend on the image; raise a one-line error.
 
     Values that could only give a wrong or an empty result without a word
     (a NaN ``minmass`` keeps nothing, a negative ``topn`` drops features,
     a ``percentile`` of 150 finds no maxima) are refused here, before any
-    pixel is touched, so that ``batch`` and the command line can check them
-    before they write anything.
+    pixel is touched. :func:`locate` and :func:`check_arguments` run this
+    on every call, :func:`check_options` before a movie's first frame.
 
     Raises
     ------
@@ -73,8 +74,14 @@ def _check_options(minmass=None, maxsize=None, threshold=None, percentile=64, to
         A value that is not a number (``minmass='500'``), or a ``topn`` that is
         not an integer.
     ValueError
-        A number out of its range.
+        A number out of its range, a ``filter_before`` other than None, an
+        unknown ``engine``.
     """
+    if filter_before is not None:
+        raise ValueError("filter_before is not supported (as in trackpy); features are "
+                         "filtered after refinement: use minmass / maxsize.")
+    if engine not in ("auto", "python", "numba"):
+        raise ValueError(f"engine must be 'auto', 'python' or 'numba', got {engine!r}.")
     for name, value, what in (("minmass", minmass, "the minimum integrated brightness"),
                               ("maxsize", maxsize, "the largest radius of gyration"),
                               ("threshold", threshold, "the bandpass clip level")):
@@ -201,6 +208,55 @@ def _validate_image(raw_image, diameter):
     return image, frame_no
 
 
+#: the options of ``_check_values``: checked alike on any image
+_VALUE_OPTIONS = ("filter_before", "engine", "minmass", "maxsize", "threshold", "percentile",
+                  "topn", "max_iterations")
+#: sizes that mean the same on any image when they are single values
+_SIZE_OPTIONS = ("separation", "noise_size", "smoothing_size")
+
+
+def option_names():
+    """The names of :func:`locate`'s options: its parameters after ``raw_image, diameter``."""
+    return list(inspect.signature(locate).parameters)[2:]
+
+
+def check_options(diameter, **options):
+    """Raise what :func:`locate` would raise for these options on every image.
+
+    For callers that locate many images and must refuse bad options before
+    the first one, and before they write anything (``batch``): unknown
+    option names, option values, and the sizes when each is a single value
+    (those mean the same on any image). What depends on the image (its
+    dimensions, sizes given per axis, an RGB frame) waits for the image:
+    :func:`locate` and :func:`check_arguments` check it.
+
+    Parameters
+    ----------
+    diameter : odd int or tuple of odd ints
+        As for :func:`locate`.
+    **options
+        :func:`locate`'s keyword arguments (``minmass``, ``invert``, ...).
+
+    Raises
+    ------
+    TypeError
+        An option that :func:`locate` does not take (all such names in one
+        message), or a value of the wrong type.
+    ValueError
+        A value out of its range, as :func:`locate` raises it.
+    """
+    accepted = option_names()
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(f"unknown locate option(s) {unknown}; locate accepts {accepted}.")
+    _check_values(**{k: options[k] for k in _VALUE_OPTIONS if k in options})
+    sizes = [diameter] + [options.get(k) for k in _SIZE_OPTIONS]
+    if not any(hasattr(v, "__iter__") for v in sizes):
+        _sizes(2, diameter, options.get("maxsize"), options.get("separation"),
+               options.get("noise_size", 1), options.get("smoothing_size"),
+               options.get("preprocess", True))
+
+
 def check_arguments(raw_image, diameter, minmass=None, maxsize=None, separation=None,
                     noise_size=1, smoothing_size=None, threshold=None, invert=False,
                     percentile=64, topn=None, preprocess=True, max_iterations=10,
@@ -221,20 +277,10 @@ def check_arguments(raw_image, diameter, minmass=None, maxsize=None, separation=
     ValueError, TypeError
         As :func:`locate` raises them.
     """
-    _check_call(filter_before, engine, minmass, maxsize, threshold, percentile, topn,
-                max_iterations)
+    _check_values(filter_before, engine, minmass, maxsize, threshold, percentile, topn,
+                  max_iterations)
     image, _ = _validate_image(raw_image, diameter)
     _sizes(image.ndim, diameter, maxsize, separation, noise_size, smoothing_size, preprocess)
-
-
-def _check_call(filter_before, engine, minmass, maxsize, threshold, percentile, topn,
-                max_iterations):
-    if filter_before is not None:
-        raise ValueError("filter_before is not supported (as in trackpy); features are "
-                         "filtered after refinement: use minmass / maxsize.")
-    if engine not in ("auto", "python", "numba"):
-        raise ValueError(f"engine must be 'auto', 'python' or 'numba', got {engine!r}.")
-    _check_options(minmass, maxsize, threshold, percentile, topn, max_iterations)
 
 
 def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
@@ -322,8 +368,8 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     >>> list(f.columns)
     ['y', 'x', 'mass', 'size', 'ecc', 'signal', 'raw_mass', 'ep', 'frame']
     """
-    _check_call(filter_before, engine, minmass, maxsize, threshold, percentile, topn,
-                max_iterations)
+    _check_values(filter_before, engine, minmass, maxsize, threshold, percentile, topn,
+                  max_iterations)
     if filter_after is not None:
         warnings.warn("filter_after is deprecated and ignored: filtering is always on.",
                       DeprecationWarning, stacklevel=2)
@@ -356,7 +402,6 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
         scale, image_int, counts = bandpass_to_int(image, noise_size, smoothing_size,
                                                    threshold, int_dtype, compiled)
     else:
-        from ._preprocess import convert_to_int
         scale, image_int = convert_to_int(image, int_dtype)
         counts = None
     noise_isotropic = len(set(noise_size)) == 1
@@ -367,7 +412,7 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
                    for r, s, m in zip(radius, separation, smoothing_size))
     coords = local_maxima(image_int, separation, percentile, margin, counts, compiled)
     if len(coords) == 0:
-        return _empty(columns + extra)
+        return empty_features(columns + extra)
     results = refine(image, image_int, coords, radius, max_iterations, characterize, isotropic,
                      compiled)
     pos = results[:, :ndim]
@@ -386,7 +431,7 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     if len(results) == 0:
         warnings.warn("No maxima survived mass- and size-based filtering.", UserWarning,
                       stacklevel=2)
-        return _empty(columns + extra)
+        return empty_features(columns + extra)
     if topn is not None and len(results) > topn:
         order = [int(np.argmax(results[:, ndim]))] if topn == 1 else \
             np.argsort(results[:, ndim])[-topn:]
@@ -405,6 +450,7 @@ def locate(raw_image, diameter, minmass=None, maxsize=None, separation=None,
     return pd.DataFrame(data, columns=columns + extra, copy=False)
 
 
-def _empty(columns):
+def empty_features(columns):
+    """An empty result with these columns (``frame`` int64, the others float64)."""
     data = {c: pd.Series(dtype=np.int64 if c == "frame" else np.float64) for c in columns}
     return pd.DataFrame(data, columns=columns)

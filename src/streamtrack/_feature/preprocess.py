@@ -2,16 +2,16 @@
 and conversion to integers, with trackpy's arithmetic.
 
 The generic functions run scipy exactly as trackpy 0.7 does; ``bandpass_to_int``
-routes 2-D uint8/uint16 images through the compiled kernels in `_kernels` once
-`_fastpath` has verified that they give identical bits.
+routes 2-D uint8/uint16 images through the compiled kernels in `kernels` once
+`_fastpath` has verified (with `verify`) that they give identical bits.
 """
 from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import correlate1d, uniform_filter1d
 
-from ._workspace import buffer
-from ._masks import validate_tuple
+from .masks import validate_tuple
+from .workspace import buffer
 
 
 @lru_cache(maxsize=32)
@@ -158,21 +158,21 @@ def bandpass_to_int(image, noise_size, smoothing_size, threshold, int_dtype, com
     nonzero values of ``image_int`` when the compiled path computed it, else None.
     """
     if compiled and compiled_bandpass_applies(image, noise_size, smoothing_size):
-        from . import _kernels
+        from . import kernels
         sigma = float(noise_size[0])
         shape = image.shape
         lowpassed = buffer("lowpass", shape, np.float64)
-        _kernels.lowpass_2d(image, gaussian_kernel(sigma, 4), buffer("lowpass_tmp", shape, np.float64),
-                            lowpassed)
-        background = _kernels.boxcar_2d(image, int(smoothing_size[0]), int(smoothing_size[1]),
-                                        buffer("boxcar_tmp", shape, image.dtype),
-                                        buffer("boxcar", shape, image.dtype))
-        peak = _kernels.subtract_threshold_max(lowpassed, background, float(threshold))
+        kernels.lowpass_2d(image, gaussian_kernel(sigma, 4), buffer("lowpass_tmp", shape, np.float64),
+                           lowpassed)
+        background = kernels.boxcar_2d(image, int(smoothing_size[0]), int(smoothing_size[1]),
+                                       buffer("boxcar_tmp", shape, image.dtype),
+                                       buffer("boxcar", shape, image.dtype))
+        peak = kernels.subtract_threshold_max(lowpassed, background, float(threshold))
         max_value = np.iinfo(int_dtype).max
         scale = 1.0 if peak == 0 else max_value / peak
         out = buffer("image_int", shape, int_dtype)
         counts = np.zeros(int(max_value) + 1, dtype=np.int64)
-        _kernels.scale_to_int(lowpassed, scale, out, counts)
+        kernels.scale_to_int(lowpassed, scale, out, counts)
         counts[0] = 0
         return scale, out, counts
     _check_scales(noise_size, smoothing_size)

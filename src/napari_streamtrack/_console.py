@@ -1,0 +1,148 @@
+"""Public functions for napari's console and scripts: a movie layer into a store, a
+store into layers, layers into a store.
+
+With ``viewer`` in napari's console::
+
+    import napari_streamtrack as nst
+    nst.track_layer(viewer.layers['movie'], 'tracks.h5', diameter=11, search_range=5)
+    nst.add_store(viewer, 'tracks.h5')
+
+The runs go through :mod:`streamtrack.workflow` (the records, the checks and
+the numbers are those of the command line and the widgets); they block the
+console until done, with a progress bar in the terminal.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["frames_from_layer", "locate_layer", "track_layer", "layers_from_store",
+           "add_store", "store_from_layers"]
+
+
+def frames_from_layer(layer, channel: int | None = None):
+    """An Image layer's frames as a lazy ``FrameSequence`` (one colour channel if RGB).
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+        (T, Y, X) frames, one (Y, X) image, or RGB(A) frames.
+    channel : int, optional
+        The colour channel of RGB(A) data (0 red, 1 green, ...); required there.
+
+    Raises
+    ------
+    ValueError
+        Not an image of 2-D frames (+ time); RGB without a channel, or a
+        channel that does not exist.
+    """
+    import streamtrack
+    from streamtrack.workflow import select_channel
+
+    data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    rgb = bool(getattr(layer, "rgb", False))
+    ndim = data.ndim - (1 if rgb else 0)
+    if ndim not in (2, 3):
+        raise ValueError(f"Locate works on 2-D frames over time (T, Y, X); "
+                         f"{layer.name!r} has shape {tuple(data.shape)}.")
+    if ndim == 2:  # one image: a movie of one frame
+        data = np.asarray(data)[np.newaxis]
+    frames = streamtrack.open(data)
+    if not rgb:
+        return frames
+    if channel is None:
+        raise ValueError(f"{layer.name!r} is a colour image: give channel= (0 red, 1 green, "
+                         "2 blue).")
+    if not 0 <= channel < data.shape[-1]:
+        raise ValueError(f"{layer.name!r} has {data.shape[-1]} channels; channel {channel} "
+                         "does not exist.")
+    return select_channel(frames, channel)
+
+
+def _progress(frames, desc):
+    from tqdm import tqdm
+
+    return tqdm(total=len(frames), desc=desc, unit="frame")
+
+
+def locate_layer(layer, path, diameter, *, channel=None, layout="frames", processes="auto",
+                 **kwargs) -> str:
+    """Locate an Image layer's frames into the store at ``path``; return the path.
+
+    ``kwargs`` are ``streamtrack.locate``'s options; ``layout`` a key of
+    ``streamtrack.workflow.LAYOUTS``. An existing store is appended to (the
+    frames located now are replaced).
+    """
+    from streamtrack import workflow
+
+    frames = frames_from_layer(layer, channel)
+    path = os.path.abspath(os.fspath(path))
+    with workflow.new_store(path, layout) as store, _progress(frames, "locate") as bar:
+        for _ in workflow.locate_into(frames, store, diameter, source=layer.name,
+                                      channel=channel, processes=processes, **kwargs):
+            bar.update(1)
+    return path
+
+
+def track_layer(layer, path, diameter, search_range, *, channel=None, layout="frames",
+                link_options=None, processes="auto", **kwargs) -> str:
+    """Locate and link an Image layer's frames into the store at ``path``; return the path.
+
+    ``kwargs`` are ``streamtrack.locate``'s options, ``link_options``
+    ``streamtrack.link``'s (memory, adaptive_stop, ...). The store is new:
+    an existing file is refused (``FileExistsError``).
+
+    Examples
+    --------
+    >>> import os, tempfile, napari.layers, streamtrack as tp
+    >>> frames, truth = tp.synthetic.brownian_movie(n_particles=5, n_frames=5, seed=3)
+    >>> movie = napari.layers.Image(np.stack(list(frames)), name='movie')
+    >>> path = track_layer(movie, os.path.join(tempfile.mkdtemp(), 'tracks.h5'), 11, 5,
+    ...                    minmass=500)  # doctest: +SKIP
+    """
+    from streamtrack import workflow
+
+    frames = frames_from_layer(layer, channel)
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path):
+        raise FileExistsError(f"{path} exists: choose a new store file (tracking appends "
+                              "to no store).")
+    with workflow.new_store(path, layout) as store, _progress(frames, "track") as bar:
+        for _ in workflow.track_into(frames, store, diameter, search_range,
+                                     link_options=link_options, source=layer.name,
+                                     channel=channel, processes=processes, **kwargs):
+            bar.update(1)
+    return path
+
+
+def layers_from_store(path) -> list:
+    """The napari layers of a store: Points, and Tracks when it is linked.
+
+    A store too big to hold as layers comes windowed (the layers follow the
+    viewer's time slider once added with :func:`add_store`; see the reader).
+    """
+    from napari.layers import Layer
+
+    from ._reader import read_store
+
+    return [Layer.create(data, kwargs, layer_type)
+            for data, kwargs, layer_type in read_store(os.fspath(path))]
+
+
+def add_store(viewer, path) -> list:
+    """Open a store in ``viewer`` as the plugin's reader does; return the layers added."""
+    return viewer.open(os.fspath(path), plugin="napari-streamtrack")
+
+
+def store_from_layers(path, *layers) -> str:
+    """Write Points and/or Tracks layers into a new trackpy-layout store; return the path.
+
+    Points keep their features (``mass``, ``size``, ...); a Tracks layer adds
+    ``particle``.
+    """
+    from ._writer import write_points_tracks
+
+    written = write_points_tracks(os.fspath(path), [layer.as_layer_data_tuple()
+                                                    for layer in layers])
+    return written[0] if written else os.fspath(path)
