@@ -98,8 +98,8 @@ def test_track_into_equals_locate_then_link(tmp_path, movie):
     assert tracked["particle"].tolist() == expected["particle"].tolist()
     assert meta["locate"]["minmass"] == 500 and meta["locate"]["source"] == "s"
     assert meta["link"]["memory"] == 1 and meta["link"]["complete"] is True
-    assert workflow.trajectory_count(tp.PandasHDFStoreChunked(tmp_path / "t.h5", mode="r")) \
-        == expected["particle"].nunique()
+    with tp.PandasHDFStoreChunked(tmp_path / "t.h5", mode="r") as store:
+        assert workflow.trajectory_count(store) == expected["particle"].nunique()
 
 
 def test_table_linking_equals_link_df(movie):
