@@ -13,14 +13,14 @@ import os
 import tempfile
 import warnings
 
+import numpy as np
+import pims
+import trackpy
+
+import streamtrack
+from streamtrack import _fastpath
+
 from _common import bulk_water_files, rounds, spread
-
-import numpy as np  # noqa: E402
-import pims  # noqa: E402
-import trackpy  # noqa: E402
-
-import streamtrack  # noqa: E402
-from streamtrack import _fastpath  # noqa: E402
 
 
 def main():

@@ -18,6 +18,7 @@ import pandas as pd
 import trackpy
 
 import streamtrack
+
 from _common import compiled_kernels_ready
 
 

@@ -18,12 +18,12 @@ import tempfile
 import time
 import warnings
 
+import numpy as np
+import pandas as pd
+
+import streamtrack
+
 from _common import bulk_water_files, compiled_kernels_ready
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import streamtrack  # noqa: E402
 
 LINK_AND_MEASURE = """
 import resource, sys, streamtrack as st
@@ -102,7 +102,7 @@ def memory_growth(workdir, n_frames):
         synthetic_store(path, n)
         rss[n] = peak_rss_kb(path)
     small, large = rss[n_frames], rss[10 * n_frames]
-    print(f"peak RSS of streaming link + write-back (1000 walkers/frame, fresh process):")
+    print("peak RSS of streaming link + write-back (1000 walkers/frame, fresh process):")
     print(f"  {n_frames:6d} frames: {small / 1024:7.1f} MB")
     print(f"  {10 * n_frames:6d} frames: {large / 1024:7.1f} MB  "
           f"(+{100 * (large - small) / small:.1f}%, target < 10%)")

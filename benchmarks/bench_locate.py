@@ -2,8 +2,9 @@
 
     python benchmarks/bench_locate.py [--frames 100]
 
-Prints ms/frame for both and the speed ratio (min/median/max over rounds), and checks the issue's equality
-criterion on every frame (equal counts; >= 99.9% of values within 1e-6).
+Prints ms/frame for both and the speed ratio (min/median/max over rounds), and
+checks the issue's equality criterion on every frame (equal counts; >= 99.9% of
+values within 1e-6).
 """
 import argparse
 import warnings

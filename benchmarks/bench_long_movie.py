@@ -23,7 +23,8 @@ import tempfile
 import time
 
 import numpy as np
-from _common import compiled_kernels_ready  # noqa: E402
+
+from _common import compiled_kernels_ready
 
 SHAPE = 512
 DIAMETER, MINMASS, SEARCH_RANGE = 7, 300, 3.0
@@ -117,8 +118,10 @@ def store_op_times(store, repeats=50):
         # file, and the first put there seals the chunk the writer leaves
         store.put(store.get(t))
         timings = {}
+        # the lambdas run within this iteration, t is the current one
         for name, call in (("len", lambda: len(store)), ("max_frame", lambda: store.max_frame),
-                           ("frames", lambda: store.frames), ("get", lambda: store.get(t))):
+                           ("frames", lambda: store.frames),
+                           ("get", lambda: store.get(t))):  # noqa: B023
             start = time.perf_counter()
             for _ in range(repeats):
                 call()

@@ -22,10 +22,11 @@ import time
 import warnings
 
 import numpy as np
-from _common import bulk_water_files, compiled_kernels_ready
 from PIL import Image
 
 import streamtrack
+
+from _common import bulk_water_files, compiled_kernels_ready
 
 PARAMS = dict(diameter=11, invert=True, minmass=20)
 

@@ -96,10 +96,14 @@ def track_layer(layer, path, diameter, search_range, *, channel=None, layout="fr
     Examples
     --------
     >>> import os, tempfile, napari.layers, streamtrack as tp
+    >>> from streamtrack import workflow
     >>> frames, truth = tp.synthetic.brownian_movie(n_particles=5, n_frames=5, seed=3)
     >>> movie = napari.layers.Image(np.stack(list(frames)), name='movie')
     >>> path = track_layer(movie, os.path.join(tempfile.mkdtemp(), 'tracks.h5'), 11, 5,
-    ...                    minmass=500)  # doctest: +SKIP
+    ...                    minmass=500, processes=1)
+    >>> with tp.PandasHDFStore(path, mode='r') as store:
+    ...     len(store), workflow.trajectory_count(store)
+    (5, 5)
     """
     from streamtrack import workflow
 

@@ -16,8 +16,8 @@ Imports go one way: ``_reader -> _window -> _layers``.
 from __future__ import annotations
 
 import threading
-import warnings
 import uuid
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -27,7 +27,7 @@ from . import _layers
 
 # live windows by id of their Points layer (not in layer.metadata: that is
 # copied and saved by napari, a window with an open file must not be)
-_WINDOWS: dict[int, "StoreWindow"] = {}
+_WINDOWS: dict[int, StoreWindow] = {}
 
 
 class StoreWindow:

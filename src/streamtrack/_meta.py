@@ -49,4 +49,5 @@ def write_meta(info, meta):
     elif hasattr(meta, "write"):
         meta.write(text)
     else:
-        raise TypeError(f"meta must be a file path or an open text file, got {type(meta).__name__}.")
+        raise TypeError("meta must be a file path or an open text file, got "
+                        f"{type(meta).__name__}.")

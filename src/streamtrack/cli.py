@@ -27,6 +27,7 @@ from streamtrack import workflow
 from streamtrack.params import LINK, LOCATE
 from streamtrack.workflow import LAYOUTS
 
+
 # Option types: argparse puts "argument -d/--diameter: " before the message
 # of an ArgumentTypeError, and exits with code 2 (a usage error).
 def _parsed_by(param):
@@ -558,8 +559,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     from streamtrack import _fastpath
-    from streamtrack.exceptions import StoreError, SubnetOversizeException
-    from streamtrack.exceptions import StoreDamageWarning
+    from streamtrack.exceptions import StoreDamageWarning, StoreError, SubnetOversizeException
 
     original_format = warnings.formatwarning
     warnings.formatwarning = _one_line_repairs(args.command)

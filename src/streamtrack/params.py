@@ -29,8 +29,9 @@ ValueError: memory must be a non-negative integer, got -1.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

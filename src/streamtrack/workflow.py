@@ -31,7 +31,8 @@ Examples
 ...     linked = list(workflow.link_in_place(store, 5))
 ...     store.metadata['locate']['diameter'], store.metadata['link']['complete']
 (11, True)
->>> workflow.trajectory_count(tp.PandasHDFStoreChunked(path, mode='r'))
+>>> with tp.PandasHDFStoreChunked(path, mode='r') as store:
+...     workflow.trajectory_count(store)
 5
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ import os
 
 from ._version import __version__
 from .params import LINK, LOCATE, predictor_class
+from .stores._layouts import CLASSES
 
 __all__ = ["LAYOUTS", "LOCATE_RECORD", "LINK_RECORD", "store_class", "new_store",
            "select_channel", "open_movie", "check_first_frame", "locate_record",
@@ -47,12 +49,7 @@ __all__ = ["LAYOUTS", "LOCATE_RECORD", "LINK_RECORD", "store_class", "new_store"
            "frames_to_link", "trajectory_count"]
 
 #: layout name (command line, widgets) -> store class name in streamtrack
-LAYOUTS = {
-    "frames": "PandasHDFStore",
-    "big": "PandasHDFStoreBig",
-    "single": "PandasHDFStoreSingleNode",
-    "chunked": "PandasHDFStoreChunked",
-}
+LAYOUTS = dict(CLASSES)
 LOCATE_RECORD = "locate"
 LINK_RECORD = "link"
 #: records of earlier versions: the channel of a command-line run
@@ -402,8 +399,7 @@ def track_into(frames, store, diameter, search_range, *, link_options=None, sour
         Bad options, or a resume whose records disagree with the options
         given, before anything is written.
     """
-    from ._batch import RECORD, _after_processed, _check_resumed_record, _locate_record
-    from ._batch import batch_iter
+    from ._batch import RECORD, _after_processed, _check_resumed_record, _locate_record, batch_iter
     from .linking import LinkingOutput
     from .linking._store import _CheckpointedOutput
 

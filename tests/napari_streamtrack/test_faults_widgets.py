@@ -426,7 +426,7 @@ def test_a_runs_worker_counts_frames_and_makes_no_notifications(qtbot):
 
     def run():
         for t in range(3):
-            warnings.warn(f"no maxima in frame {t}", UserWarning)
+            warnings.warn(f"no maxima in frame {t}", UserWarning, stacklevel=1)
             yield t
         raise ValueError("frame 3 is damaged")
 

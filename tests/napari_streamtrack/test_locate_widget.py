@@ -461,9 +461,8 @@ def test_parameters_are_remembered(make_napari_viewer, qtbot, tmp_path, movie):
 def test_status_line_notice_of_a_kernel_compile():
     """The core announces a compile from its background thread; the widget's
     notice keeps the text for the status line and lets go when closed."""
-    from streamtrack import _fastpath
-
     from napari_streamtrack._widgets._common import CompileNotice
+    from streamtrack import _fastpath
 
     for thread in list(_fastpath._threads.values()):
         thread.join()  # no real compile may announce itself meanwhile

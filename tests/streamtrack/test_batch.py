@@ -166,8 +166,8 @@ def test_batch_iter_yields_each_frame_after_it_is_stored(tmp_path):
     expected = st.batch(frames, 11, minmass=500, processes=1)
     with st.PandasHDFStore(tmp_path / "s.h5") as store:
         seen = []
-        for frame_no, features in st.batch_iter(frames, 11, output=store, minmass=500,
-                                                processes=2):
+        for frame_no, _features in st.batch_iter(frames, 11, output=store, minmass=500,
+                                                 processes=2):
             seen.append(frame_no)
             assert frame_no in store.frames  # stored before it was yielded
             if frame_no == 3:

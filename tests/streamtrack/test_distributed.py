@@ -75,7 +75,8 @@ class Spy:
             future = submit(func, *args, **kwargs)
             self.submitted.append(args)
             futures.append(weakref.ref(future))  # weak: released futures are done
-            future.add_done_callback(lambda f, i=len(self.submitted) - 1: self.done.append(i))
+            index = len(self.submitted) - 1
+            future.add_done_callback(lambda f, i=index: self.done.append(i))
             # done callbacks run later on the client's loop; a future's own
             # state is set before its result is handed to the driver
             self.max_unfinished = max(self.max_unfinished,

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import streamtrack as st
 from streamtrack import synthetic
 
 trackpy = pytest.importorskip("trackpy")

@@ -1,7 +1,7 @@
 """Debounced, latest-wins background jobs for live previews."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from qtpy.QtCore import QTimer
 from superqt.utils import create_worker

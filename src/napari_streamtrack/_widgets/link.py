@@ -28,11 +28,23 @@ from streamtrack.params import LINK
 from streamtrack.stores.detect import open_store
 
 from .. import _settings, _window
-from .._layers import (features_from_points, points_data, store_diameter, too_big_for_layers,
-                       tracks_data)
+from .._layers import (
+    features_from_points,
+    points_data,
+    store_diameter,
+    too_big_for_layers,
+    tracks_data,
+)
 from . import _fields
-from ._common import (CompileNotice, describe, layer_geometry, one_line, progress_worker,
-                      put_layer, worker_error)
+from ._common import (
+    CompileNotice,
+    describe,
+    layer_geometry,
+    one_line,
+    progress_worker,
+    put_layer,
+    worker_error,
+)
 
 SETTINGS = "link"
 # the options the widget shows (max_subnet_size stays at the core's default)

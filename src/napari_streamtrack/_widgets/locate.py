@@ -6,9 +6,9 @@ specification (``streamtrack.params.LOCATE``); it builds the frame sequence
 of an Image layer (``napari_streamtrack.frames_from_layer``), previews
 ``streamtrack.locate`` on the current frame in a background thread, and runs
 ``streamtrack.workflow.locate_into`` (which writes the store's "locate"
-record, as the command line does) in a worker that yields once per stored frame (progress bar in napari's
-activity dock, Cancel; see ``_common.progress_worker``). Layers are touched
-only in main-thread callbacks.
+record, as the command line does) in a worker that yields once per stored
+frame (progress bar in napari's activity dock, Cancel; see
+``_common.progress_worker``). Layers are touched only in main-thread callbacks.
 """
 import os
 import tempfile
@@ -33,8 +33,14 @@ from .. import _settings, _window
 from .._console import frames_from_layer
 from .._layers import points_data, too_big_for_layers
 from . import _fields
-from ._common import (CompileNotice, describe, layer_geometry, progress_worker, put_layer,
-                      worker_error)
+from ._common import (
+    CompileNotice,
+    describe,
+    layer_geometry,
+    progress_worker,
+    put_layer,
+    worker_error,
+)
 from ._histogram import MassHistogram
 from ._preview import LatestJob
 

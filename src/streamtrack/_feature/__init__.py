@@ -26,8 +26,15 @@ verify
 """
 from .. import _fastpath
 from . import verify
-from .locating import (check_arguments, check_options, empty_features, feature_columns,
-                       locate, option_names, pos_columns_for)
+from .locating import (
+    check_arguments,
+    check_options,
+    empty_features,
+    feature_columns,
+    locate,
+    option_names,
+    pos_columns_for,
+)
 from .preprocess import bandpass, invert_image
 
 _fastpath.register_check("locate", verify.check, verify.describe)

@@ -412,7 +412,7 @@ def refine_com(image, raw, coords, radius, max_iterations, shift_thresh,
             coord[a] = coords[f, a]
         corner = 0
         mass = 0.0
-        for it in range(max_iterations):
+        for _iteration in range(max_iterations):
             corner = 0
             for a in range(ndim):
                 corner += (coord[a] - radius[a]) * strides[a]

@@ -181,7 +181,8 @@ def _validate_image(raw_image, diameter):
     if image.dtype.kind not in "uif" or image.dtype.itemsize > 8:
         raise TypeError(f"raw_image must hold integers or floats of at most 64 bits, got "
                         f"dtype {image.dtype}; convert it, e.g. image.astype(np.uint16).")
-    if image.ndim not in (2, 3) and not (hasattr(diameter, "__iter__") and len(diameter) == image.ndim):
+    if image.ndim not in (2, 3) and not (hasattr(diameter, "__iter__")
+                                         and len(diameter) == image.ndim):
         raise ValueError(f"raw_image must be 2-D (y, x) or 3-D (z, y, x); got shape "
                          f"{np.shape(raw_image)}. For a movie, locate one frame at a time "
                          "or use batch().")

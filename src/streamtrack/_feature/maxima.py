@@ -79,7 +79,8 @@ def _fast_maxima(image, size, threshold, margin):
     from . import kernels
 
     return kernels.box_maxima_2d(image, size[0], size[1], threshold, int(margin[0]),
-                                 int(margin[1]), buffer("maxima_candidates", (image.size,), np.int64))
+                                 int(margin[1]),
+                                 buffer("maxima_candidates", (image.size,), np.int64))
 
 
 def _warn_empty(no_maxima):

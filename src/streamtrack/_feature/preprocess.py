@@ -75,7 +75,7 @@ def boxcar(image, size):
 
 
 def _check_scales(lshort, llong):
-    if any(s >= l for s, l in zip(lshort, llong)):
+    if any(short >= long for short, long in zip(lshort, llong)):
         raise ValueError(
             f"noise_size {lshort} must be smaller than smoothing_size {llong} on every "
             "axis; the smoothing length scale must be larger than the noise length scale."
@@ -112,7 +112,7 @@ def bandpass(image, lshort, llong, threshold=None, truncate=4):
     Examples
     --------
     >>> img = np.zeros((32, 32), np.uint8); img[16, 16] = 200
-    >>> bandpass(img, 1, 11).max() > 0
+    >>> bool(bandpass(img, 1, 11).max() > 0)
     True
     """
     lshort = validate_tuple(lshort, image.ndim, "noise_size")
@@ -162,8 +162,8 @@ def bandpass_to_int(image, noise_size, smoothing_size, threshold, int_dtype, com
         sigma = float(noise_size[0])
         shape = image.shape
         lowpassed = buffer("lowpass", shape, np.float64)
-        kernels.lowpass_2d(image, gaussian_kernel(sigma, 4), buffer("lowpass_tmp", shape, np.float64),
-                           lowpassed)
+        kernels.lowpass_2d(image, gaussian_kernel(sigma, 4),
+                           buffer("lowpass_tmp", shape, np.float64), lowpassed)
         background = kernels.boxcar_2d(image, int(smoothing_size[0]), int(smoothing_size[1]),
                                        buffer("boxcar_tmp", shape, image.dtype),
                                        buffer("boxcar", shape, image.dtype))

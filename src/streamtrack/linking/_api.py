@@ -37,7 +37,8 @@ def _frame_numbers(values, t_column):
     values = np.asarray(values)
     if values.dtype.kind in "iu":
         return values.astype(np.int64)
-    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+    if (values.dtype.kind == "f" and np.all(np.isfinite(values))
+            and np.all(values == np.round(values))):
         return values.astype(np.int64)
     raise ValueError(f"column {t_column!r} must hold integer frame numbers, got "
                      f"dtype {values.dtype}.")

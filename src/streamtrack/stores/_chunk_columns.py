@@ -74,7 +74,7 @@ class _Columns:
                 columns = self._sealed_columns(k, dtypes=True) if chunk.sealed else {}
             except StoreError:  # a damaged chunk file: sealing it is refused anyway
                 columns = {}
-            for f, (offset, length) in chunk.journal.items():
+            for f, (offset, _length) in chunk.journal.items():
                 size = int(np.frombuffer(self._read_wal(k, offset, 4), "<u4")[0])
                 columns[f] = _journal.frame_columns(self._read_wal(k, offset, 4 + size),
                                                     dtypes=True)
@@ -111,7 +111,7 @@ class _Columns:
             chunk = self._chunks[k]
             if through is not None and k * self.chunk_size > through:
                 continue
-            for f, (offset, length) in chunk.journal.items():
+            for f, (offset, _length) in chunk.journal.items():
                 if through is None or f <= through:
                     size = int(np.frombuffer(self._read_wal(k, offset, 4), "<u4")[0])
                     if column not in _journal.frame_columns(self._read_wal(k, offset, 4 + size)):

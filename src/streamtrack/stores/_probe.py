@@ -14,8 +14,7 @@ import re
 
 from ..exceptions import StoreError, StoreLockedError
 from . import _tables
-from ._layouts import (CACHE_KEY, CHUNKED_ATTR, CLASSES, LAYOUT_ATTR, SINGLE_KEY,
-                       is_frame_node)
+from ._layouts import CACHE_KEY, CHUNKED_ATTR, CLASSES, LAYOUT_ATTR, SINGLE_KEY, is_frame_node
 from .errors import short_reason
 
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -12,8 +12,15 @@ import os
 from ..exceptions import StoreError
 from ._damage import holds_store
 from ._layouts import CHUNKED_ATTR, CLASSES, LAYOUT_ATTR
-from ._probe import (check_hdf5_file, is_hdf5, layout_of, mixed_error, open_error,
-                     probe_layout, store_layout)
+from ._probe import (
+    check_hdf5_file,
+    is_hdf5,
+    layout_of,
+    mixed_error,
+    open_error,
+    probe_layout,
+    store_layout,
+)
 from .chunked import PandasHDFStoreChunked
 from .hdf import PandasHDFStore, PandasHDFStoreBig, PandasHDFStoreSingleNode
 

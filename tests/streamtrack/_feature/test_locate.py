@@ -108,7 +108,8 @@ def test_3d_volume_same_as_trackpy():
     z, y, x = np.mgrid[:shape[0], :shape[1], :shape[2]]
     volume = np.full(shape, 10.0)
     for p in rng.uniform(8, 40, size=(6, 3)) * [0.5, 1, 1]:
-        volume += 150 * np.exp(-((z - p[0]) ** 2 + (y - p[1]) ** 2 + (x - p[2]) ** 2) / (2 * 1.5 ** 2))
+        volume += 150 * np.exp(-((z - p[0]) ** 2 + (y - p[1]) ** 2 + (x - p[2]) ** 2)
+                               / (2 * 1.5 ** 2))
     volume = (volume + rng.normal(0, 2, shape)).clip(0, 255).astype(np.uint8)
     for diameter in (7, (5, 7, 7)):
         ours = st.locate(volume, diameter)
@@ -125,7 +126,8 @@ def test_subpixel_accuracy_against_ground_truth(dtype):
     np.fill_diagonal(d, np.inf)
     truth = truth[d.min(axis=1) > 14]
     found = st.locate(image, 11)
-    dist = np.hypot(found["y"].values[:, None] - truth[:, 0], found["x"].values[:, None] - truth[:, 1])
+    dist = np.hypot(found["y"].values[:, None] - truth[:, 0],
+                    found["x"].values[:, None] - truth[:, 1])
     nearest = dist.min(axis=0)
     assert np.all(nearest < 0.1), nearest.max()
     assert np.median(nearest) < 0.05

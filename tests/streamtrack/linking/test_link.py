@@ -1,6 +1,5 @@
 """Linking: trackpy-identical trajectories, ground truth, limits, determinism, errors."""
 import time
-import warnings
 
 import numpy as np
 import pandas as pd

@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 
 import streamtrack as st
+from streamtrack import StoreDamageWarning, StoreRepairWarning
 from streamtrack.cli import main
 from streamtrack.stores import _journal
-from streamtrack import StoreDamageWarning, StoreRepairWarning
 
 LINK = dict(memory=0, adaptive_stop=None, adaptive_step=0.95, max_subnet_size=200)  # the CLI's
 
@@ -490,7 +490,7 @@ def test_put_refuses_what_a_store_cannot_hold(tmp_path, layout):
     path = tmp_path / "s.h5"
     with getattr(st, layout)(path) as store:
         store.put(frame(0))
-        for name, (df, error, match) in BAD.items():
+        for df, error, match in BAD.values():
             with pytest.raises(error, match=match):
                 store.put(df)
         assert list(store.frames) == [0]  # nothing half written

@@ -441,7 +441,8 @@ def bad_files(folder):
     garbage = folder / "garbage.h5"
     garbage.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 8)
     return {text: "is not an HDF5 file", empty: r"is empty \(0 bytes\)",
-            cut: "damaged HDF5 file, truncated: [0-9,]+ of its [0-9,]+ bytes", garbage: "damaged HDF5 file"}
+            cut: "damaged HDF5 file, truncated: [0-9,]+ of its [0-9,]+ bytes",
+            garbage: "damaged HDF5 file"}
 
 
 @pytest.mark.parametrize("mode", ["a", "r"])

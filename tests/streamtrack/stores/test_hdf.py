@@ -228,7 +228,7 @@ def test_single_node_row_ranges_match_queries_through_every_kind_of_put(tmp_path
     def frame(t, n):
         return pd.DataFrame({"y": rng.random(n), "x": rng.random(n), "frame": t})
 
-    with getattr(trackpy if writer == "trackpy" else st, "PandasHDFStoreSingleNode")(
+    with (trackpy if writer == "trackpy" else st).PandasHDFStoreSingleNode(
             str(path)) as store:
         for t in [0, 1, 2, 5]:
             store.put(frame(t, 3 + t))
