@@ -48,6 +48,14 @@ _EXPORTS = {
     "Linker": "linking",
     "link_store": "linking",
     "link_store_iter": "linking",
+    "filter_stubs": "filtering",
+    "filter_clusters": "filtering",
+    "filter": "filtering",
+    "plot_traj": "plots",
+    "annotate": "plots",
+    "mass_size": "plots",
+    "mass_ecc": "plots",
+    "subpx_bias": "plots",
 }
 
 _SUBMODULES = ("synthetic", "predict", "linking")

@@ -15,7 +15,7 @@ import pandas as pd
 
 
 def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=1.0,
-                          margin=12.0, min_separation=None, seed=0):
+                          margin=12.0, min_separation=None, drift=(0.0, 0.0), seed=0):
     """Random walks that stay inside the image (reflected at ``margin``).
 
     Parameters
@@ -32,6 +32,10 @@ def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=
     min_separation : float, optional
         Minimum distance between particles at the start (placed on a jittered
         grid). Default: ``16 + 4 * sqrt(2 * diffusion)``.
+    drift : (float, float), optional
+        A constant drift (y, x) in px per frame added to every particle (the
+        stage moving): frame ``t`` is shifted by ``t * drift``; the walks keep
+        clear of the edges by the whole shift. Default none.
     seed : int, optional
         Random seed.
 
@@ -46,8 +50,10 @@ def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=
         If the particles do not fit at ``min_separation``.
     """
     rng = np.random.default_rng(seed)
-    lo = np.array([margin, margin], dtype=float)
-    hi = np.array(shape[:2], dtype=float) - margin - 1
+    drift = np.asarray(drift, dtype=float)
+    shift = drift * max(n_frames - 1, 0)  # where the drift takes the last frame
+    lo = np.array([margin, margin], dtype=float) - np.minimum(shift, 0)
+    hi = np.array(shape[:2], dtype=float) - margin - 1 - np.maximum(shift, 0)
     if min_separation is None:
         min_separation = 16 + 4 * np.sqrt(2 * diffusion)
     cells = np.floor((hi - lo) / min_separation).astype(int) + 1
@@ -68,7 +74,7 @@ def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=
         # reflect at the margins so every particle stays fully in view
         pos = np.where(pos < lo, 2 * lo - pos, pos)
         pos = np.where(pos > hi, 2 * hi - pos, pos)
-        track[t] = pos
+        track[t] = pos + t * drift
     return pd.DataFrame({
         "frame": np.repeat(np.arange(n_frames), n_particles),
         "particle": np.tile(np.arange(n_particles), n_frames),
@@ -139,7 +145,8 @@ class _RenderedMovie:
 
 
 def brownian_movie(n_particles=30, n_frames=50, *, shape=(256, 256), size=2.0, diffusion=1.0,
-                   amplitude=None, background=None, noise=None, dtype=np.uint8, seed=0):
+                   amplitude=None, background=None, noise=None, dtype=np.uint8,
+                   drift=(0.0, 0.0), seed=0):
     """A lazy movie of Brownian particles and its ground truth.
 
     The defaults suit ``locate(frame, 11, minmass=500)`` (or diameter 9): real
@@ -161,6 +168,8 @@ def brownian_movie(n_particles=30, n_frames=50, *, shape=(256, 256), size=2.0, d
         Default: 70%, 10% and 2% of the dtype's range (1.0 for floats).
     dtype : dtype, optional
         Default uint8.
+    drift : (float, float), optional
+        Constant drift (y, x), px per frame (see :func:`brownian_trajectories`).
     seed : int, optional
         Random seed.
 
@@ -178,7 +187,7 @@ def brownian_movie(n_particles=30, n_frames=50, *, shape=(256, 256), size=2.0, d
     background = 0.1 * top if background is None else background
     noise = 0.02 * top if noise is None else noise
     truth = brownian_trajectories(n_particles, n_frames, shape=shape, diffusion=diffusion,
-                                  seed=seed)
+                                  drift=drift, seed=seed)
     movie = _RenderedMovie(truth, shape, size, amplitude, background, noise, dtype, seed)
     frames = open_frames(movie)
     frames.source = (f"synthetic Brownian movie ({n_particles} particles, {n_frames} frames, "

@@ -1,5 +1,6 @@
 """Synthetic movies: deterministic, lazy, and with a truth that locate recovers."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from streamtrack import synthetic
@@ -56,3 +57,17 @@ def test_draw_spots_dtypes(dtype):
 def test_too_many_particles_is_a_clear_error():
     with pytest.raises(ValueError, match="do not fit"):
         synthetic.brownian_trajectories(10000, 2, shape=(64, 64))
+
+
+def test_drift_moves_every_particle_and_stays_in_view():
+    still = synthetic.brownian_trajectories(20, 200, diffusion=0.5, seed=3)
+    moving = synthetic.brownian_trajectories(20, 200, diffusion=0.5, drift=(0.1, -0.2), seed=3)
+    # mean step of all particles: the drift, to within the walks' noise (sqrt(2 D / N) per
+    # frame, averaged over 199 steps)
+    steps = moving.sort_values(["particle", "frame"]).groupby("particle")[["y", "x"]].diff()
+    np.testing.assert_allclose(steps.mean().to_numpy(), [0.1, -0.2], atol=0.02)
+    assert moving[["y", "x"]].min().min() >= 12 and moving["y"].max() <= 256 - 13 \
+        and moving["x"].max() <= 256 - 13
+    # without drift, the walks are those of before (same seed, same numbers)
+    pd.testing.assert_frame_equal(still, synthetic.brownian_trajectories(20, 200, diffusion=0.5,
+                                                                         seed=3))
