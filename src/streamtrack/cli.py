@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from streamtrack import workflow
-from streamtrack.params import LINK, LOCATE
+from streamtrack.params import LINK, LOCATE, UNITS
 from streamtrack.workflow import LAYOUTS
 
 
@@ -150,6 +150,7 @@ def _checked_frames(args):
     """
     _check_output_path(args.output, getattr(args, "meta", None))
     LOCATE.check({**_locate_kwargs(args), "diameter": args.diameter})
+    UNITS.check(_options(args, UNITS))
     if hasattr(args, "search_range"):  # track: the link options too
         LINK.check({**_link_kwargs(args), "search_range": args.search_range,
                     "predictor": args.predictor})
@@ -294,7 +295,8 @@ def cmd_locate(args):
             run = workflow.locate_into(frames, store, args.diameter, source=" ".join(args.frames),
                                        channel=args.channel, processes=args.processes,
                                        client=client, resume=args.resume, meta=args.meta,
-                                       channel_name="--channel", **_locate_kwargs(args))
+                                       channel_name="--channel", units=_options(args, UNITS),
+                                       **_locate_kwargs(args))
             total = None
             if hasattr(frames, "__len__"):
                 total = len(frames) - (len(store.processed_frames) if args.resume else 0)
@@ -350,7 +352,7 @@ def cmd_track(args):
                                       source=" ".join(args.frames), channel=args.channel,
                                       processes=args.processes, client=client,
                                       resume=args.resume, channel_name="--channel",
-                                      **_locate_kwargs(args))
+                                      units=_options(args, UNITS), **_locate_kwargs(args))
             total = len(frames) if hasattr(frames, "__len__") else None
             with _progress(total, "track", args.quiet) as bar:
                 for frame_no, features, n_ids in run:
@@ -475,6 +477,7 @@ def build_parser():
                    help="continue an interrupted run into the same -o: skip the frames the "
                         "store records as processed")
     _add_options(p, LOCATE, "locate options (as streamtrack.locate)")
+    _add_options(p, UNITS, "units of the movie (recorded in the store for its analysis)")
     p.set_defaults(func=cmd_locate)
 
     p = sub.add_parser("link", help="link the features of a store in place",
@@ -498,6 +501,7 @@ def build_parser():
                         "locate and link the frames after the last one processed")
     _add_options(p, LOCATE, "locate options (as streamtrack.locate)")
     _add_options(p, LINK, "link options (as streamtrack.link)")
+    _add_options(p, UNITS, "units of the movie (recorded in the store for its analysis)")
     p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("demo", help="run the pipeline on a built-in synthetic movie",

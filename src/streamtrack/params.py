@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Param", "Operation", "LOCATE", "LINK", "PREDICTORS", "predictor_class"]
+__all__ = ["Param", "Operation", "LOCATE", "LINK", "UNITS", "PREDICTORS", "predictor_class"]
 
 
 @dataclass(frozen=True)
@@ -371,3 +371,23 @@ LINK = Operation("link", (
         Param("max_subnet_size", "int", 200, minimum=1, maximum=10**6, step=10),
         Param("predictor", "choice", "none", choices=tuple(PREDICTORS), cli="--predict"),
     ), validate=lambda kwargs: _validate_link(kwargs), docs=lambda: _link_help())
+
+
+# ------------------------------------------------------------------------ units
+def _validate_units(kwargs):
+    for name, what in (("mpp", "microns per pixel"), ("fps", "frames per second")):
+        value = kwargs.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
+                not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} ({what}) must be a positive number, got {value!r}.")
+
+
+UNITS = Operation("units", (
+    Param("mpp", "float", None, help="Microns per pixel of the movie (recorded in the store; "
+          "the default of every analysis of it).", minimum=0, maximum=1e6, step=0.01),
+    Param("fps", "float", None, help="Frames per second of the movie (recorded in the store; "
+          "the default of every analysis of it).", minimum=0, maximum=1e9, step=1),
+), validate=lambda kwargs: _validate_units(kwargs))
+

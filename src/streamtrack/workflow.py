@@ -40,18 +40,20 @@ from __future__ import annotations
 import os
 
 from ._version import __version__
-from .params import LINK, LOCATE, predictor_class
+from .params import LINK, LOCATE, UNITS, predictor_class
 from .stores._layouts import CLASSES
 
 __all__ = ["LAYOUTS", "LOCATE_RECORD", "LINK_RECORD", "store_class", "new_store",
            "select_channel", "open_movie", "check_first_frame", "locate_record",
            "locate_into", "link_record", "link_in_place", "link_table", "track_into",
-           "frames_to_link", "trajectory_count"]
+           "frames_to_link", "trajectory_count", "save_units", "units"]
 
 #: layout name (command line, widgets) -> store class name in streamtrack
 LAYOUTS = dict(CLASSES)
 LOCATE_RECORD = "locate"
 LINK_RECORD = "link"
+#: microns per pixel and frames per second of the movie, when known
+UNITS_RECORD = "units"
 #: records of earlier versions: the channel of a command-line run
 _OLD_INPUT_RECORD = "locate_input"
 
@@ -77,6 +79,35 @@ def store_class(layout: str):
 def new_store(path, layout: str = "frames", mode: str = "a"):
     """Open (create) a store of ``layout`` at ``path``."""
     return store_class(layout)(os.fspath(path), mode=mode)
+
+
+def save_units(store, mpp=None, fps=None) -> dict:
+    """Record the movie's units in ``store`` (given values replace recorded ones).
+
+    Returns the record. Raises ValueError for a value that is not a positive
+    number (before anything is written).
+
+    Examples
+    --------
+    >>> import os, tempfile, streamtrack as tp
+    >>> path = os.path.join(tempfile.mkdtemp(), 'u.h5')
+    >>> with tp.PandasHDFStoreChunked(path) as store:
+    ...     save_units(store, mpp=0.35)
+    ...     save_units(store, fps=24)
+    {'mpp': 0.35, 'fps': None}
+    {'mpp': 0.35, 'fps': 24}
+    """
+    given = {k: v for k, v in (("mpp", mpp), ("fps", fps)) if v is not None}
+    UNITS.check(given)
+    record = {**UNITS.defaults(), **units(store), **given}
+    store.save_metadata(UNITS_RECORD, record)
+    return record
+
+
+def units(store) -> dict:
+    """The units recorded in ``store``: ``{'mpp': ..., 'fps': ...}`` (None when unknown)."""
+    saved = store.metadata.get(UNITS_RECORD) or {}
+    return {name: saved.get(name) for name in UNITS.names}
 
 
 # ----------------------------------------------------------------------- frames
@@ -177,7 +208,7 @@ def check_resumed_channel(store, channel, name="channel"):
 
 def locate_into(frames, store, diameter, *, source=None, channel=None, frame_range=None,
                 processes="auto", client=None, resume=False, meta=None, channel_name="channel",
-                **kwargs):
+                units=None, **kwargs):
     """Locate ``frames`` into ``store``; yield ``(frame_no, features)`` per stored frame.
 
     :func:`streamtrack.batch_iter` with the "locate" record written into the
@@ -199,6 +230,9 @@ def locate_into(frames, store, diameter, *, source=None, channel=None, frame_ran
         against the record when ``resume``.
     channel_name : str, optional
         How the front end spells the channel option in messages.
+    units : dict, optional
+        ``{'mpp': ..., 'fps': ...}`` of the movie: recorded with the first
+        frame (see :func:`save_units`).
     frame_range : [first, stop], optional
         Recorded; default the frame numbers of ``frames``.
     processes, client, resume, meta
@@ -212,6 +246,8 @@ def locate_into(frames, store, diameter, *, source=None, channel=None, frame_ran
     from ._batch import batch_iter
 
     LOCATE.check({**kwargs, "diameter": diameter})
+    units = {k: v for k, v in (units or {}).items() if v is not None}
+    UNITS.check(units)
     if resume:
         check_resumed_channel(store, channel, channel_name)
     record = locate_record(diameter, kwargs, source=source, channel=channel,
@@ -222,6 +258,8 @@ def locate_into(frames, store, diameter, *, source=None, channel=None, frame_ran
     def record_once(frame_no, features):
         if not recorded:
             store.save_metadata(LOCATE_RECORD, record)
+            if units:
+                save_units(store, **units)
             recorded.append(frame_no)
         return features
     yield from batch_iter(frames, diameter, output=store, processes=processes,
@@ -376,7 +414,7 @@ def link_table(table, search_range, *, predictor="none", **kwargs):
 # ------------------------------------------------------------------------ track
 def track_into(frames, store, diameter, search_range, *, link_options=None, source=None,
                channel=None, processes="auto", client=None, resume=False, checkpoints=True,
-               channel_name="channel", **kwargs):
+               channel_name="channel", units=None, **kwargs):
     """Locate and link ``frames`` into ``store`` in one streaming pass.
 
     Yields ``(frame_no, features, next_id)`` per frame (``next_id``: the
@@ -387,8 +425,10 @@ def track_into(frames, store, diameter, search_range, *, link_options=None, sour
 
     Parameters
     ----------
-    frames, store, diameter, source, channel, processes, client, resume, channel_name, **kwargs
+    frames, store, diameter, source, channel, processes, client, resume, channel_name, units
         As in :func:`locate_into`.
+    **kwargs
+        :data:`streamtrack.params.LOCATE`'s options.
     search_range : float or tuple
     link_options : dict, optional
         :data:`streamtrack.params.LINK`'s other options (no predictor).
@@ -410,6 +450,8 @@ def track_into(frames, store, diameter, search_range, *, link_options=None, sour
     link_options.pop("predictor", None)
     LOCATE.check({**kwargs, "diameter": diameter})
     _check_link(search_range, "none", link_options)
+    units = {k: v for k, v in (units or {}).items() if v is not None}
+    UNITS.check(units)
     options = _locate_record(diameter, kwargs)  # what batch's own resume checks
     record = locate_record(diameter, kwargs, source=source, channel=channel,
                            frame_range=_frame_range(frames))
@@ -433,6 +475,8 @@ def track_into(frames, store, diameter, search_range, *, link_options=None, sour
         if not n_done:
             store.save_metadata(RECORD, options)
             store.save_metadata(LOCATE_RECORD, record)
+            if units:
+                save_units(store, **units)
         return features
     try:
         for frame_no, features in batch_iter(frames, diameter, output=output,

@@ -116,3 +116,34 @@ def test_layouts_and_errors(tmp_path):
     assert workflow.store_class("PandasHDFStoreBig") is tp.PandasHDFStoreBig
     with pytest.raises(ValueError, match="frames, big, single, chunked"):
         workflow.store_class("zip")
+
+
+def test_units_are_recorded_with_the_first_frame_and_checked_first(tmp_path, movie):
+    frames, _ = movie
+    with workflow.new_store(tmp_path / "u.h5", "chunked") as store:
+        with pytest.raises(ValueError, match=r"mpp \(microns per pixel\) must be a positive"):
+            next(workflow.locate_into(frames, store, 11, units={"mpp": -1}))
+        assert len(store) == 0 and "units" not in store.metadata
+        list(workflow.track_into(frames[:2], store, 11, 5, units={"mpp": 0.35, "fps": None},
+                                 minmass=500, processes=1))
+        assert workflow.units(store) == {"mpp": 0.35, "fps": None}
+        assert workflow.save_units(store, fps=24.0) == {"mpp": 0.35, "fps": 24.0}
+        assert store.metadata["units"] == {"mpp": 0.35, "fps": 24.0}
+
+
+def test_command_line_records_units(tmp_path, movie):
+    import tifffile
+
+    from streamtrack.cli import main
+
+    frames, _ = movie
+    for i, frame in enumerate(frames):
+        tifffile.imwrite(tmp_path / f"f{i}.tif", frame)
+    out = tmp_path / "out.h5"
+    assert main(["locate", str(tmp_path / "*.tif"), "-d", "11", "--minmass", "500",
+                 "--mpp", "0", "-o", str(out), "-q"]) == 2
+    assert not out.exists()
+    assert main(["locate", str(tmp_path / "*.tif"), "-d", "11", "--minmass", "500",
+                 "--mpp", "0.35", "--fps", "24", "-o", str(out), "-q"]) == 0
+    with tp.PandasHDFStore(out, mode="r") as store:
+        assert workflow.units(store) == {"mpp": 0.35, "fps": 24.0}
