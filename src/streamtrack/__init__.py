@@ -48,6 +48,12 @@ _EXPORTS = {
     "Linker": "linking",
     "link_store": "linking",
     "link_store_iter": "linking",
+    "msd": "motion",
+    "imsd": "motion",
+    "emsd": "motion",
+    "compute_drift": "motion",
+    "subtract_drift": "motion",
+    "vanhove": "motion",
     "filter_stubs": "filtering",
     "filter_clusters": "filtering",
     "filter": "filtering",
@@ -58,7 +64,7 @@ _EXPORTS = {
     "subpx_bias": "plots",
 }
 
-_SUBMODULES = ("synthetic", "predict", "linking")
+_SUBMODULES = ("synthetic", "predict", "linking", "utils", "motion")
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES) + ["__version__"]
 
 

@@ -64,7 +64,7 @@ def filter_stubs(tracks, threshold=100):
     >>> import streamtrack as tp
     >>> t = pd.DataFrame({'frame': [0, 1, 2, 0, 1], 'particle': [0, 0, 0, 1, 1],
     ...                   'x': [1.0, 1.5, 2.0, 7.0, 7.5]})
-    >>> tp.filter_stubs(t, threshold=3)
+    >>> tp.filter_stubs(t, threshold=3)  # doctest: +NORMALIZE_WHITESPACE
            frame  particle    x
     frame
     0          0         0  1.0
@@ -118,7 +118,7 @@ def filter_clusters(tracks, quantile=0.8, threshold=None):
     >>> import streamtrack as tp
     >>> t = pd.DataFrame({'frame': [0, 1, 0, 1], 'particle': [0, 0, 1, 1],
     ...                   'size': [2.0, 2.0, 5.0, 6.0]})
-    >>> tp.filter_clusters(t, threshold=3)
+    >>> tp.filter_clusters(t, threshold=3)  # doctest: +NORMALIZE_WHITESPACE
            frame  particle  size
     frame
     0          0         0   2.0
@@ -163,7 +163,7 @@ def filter(tracks, condition_func):
     >>> t = pd.DataFrame({'frame': [0, 1, 0, 1], 'particle': [0, 0, 1, 1],
     ...                   'x': [1.0, 9.0, 5.0, 5.5]})
     >>> moves_far = lambda traj: traj['x'].max() - traj['x'].min() > 2
-    >>> tp.filter(t, moves_far)
+    >>> tp.filter(t, moves_far)  # doctest: +NORMALIZE_WHITESPACE
            frame  particle    x
     frame
     0          0         0  1.0
