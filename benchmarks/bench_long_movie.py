@@ -2,6 +2,7 @@
 
     python benchmarks/bench_long_movie.py [--frames 100000] [--features 500]
                                           [--compare-frames 10000] [--no-trackpy]
+    python benchmarks/bench_long_movie.py --analysis [--frames 100000] ...
 
 Each run is a fresh process (so peak RSS is its own): a synthetic movie of
 ``features`` Brownian particles per frame (512x512, rendered on the fly by a
@@ -12,6 +13,10 @@ frames of each phase, peak RSS against the ``compare-frames`` run, the time
 of ``len``/``max_frame``/``frames``/``get``/``put`` near frame 100 and near the
 last frame, and trackpy 0.7 on the ``compare-frames`` run (its
 ``PandasHDFStoreBig``, the trackpy store meant for many frames).
+
+``--analysis``: ``emsd`` streamed from a linked chunked store of ``frames``
+(and ``compare-frames``) frames x ``features`` trajectories (written once into
+the temp folder), each in a fresh process: time and peak RSS.
 """
 import argparse
 import json
@@ -151,16 +156,95 @@ def run_trackpy(n_frames, n_features, path):
     return dict(batch_s=located - start, link_s=done - located, rss=peak_rss_mb())
 
 
+# ------------------------------------------------------------ analysis of a linked store
+MPP, FPS, MAX_LAGTIME = 0.35, 24.0, 100
+
+
+def linked_store_path(n_frames, n_features):
+    """A linked chunked store of ``n_frames`` x ``n_features`` (written once, then reused).
+
+    Brownian trajectories (D = 0.25 px^2/frame) that end with probability
+    1/2000 per frame, a new particle taking the place: trajectories of every
+    length, most longer than 10 x max_lagtime (summed in the ring), some
+    shorter (held whole).
+    """
+    import streamtrack as st
+
+    path = os.path.join(tempfile.gettempdir(), f"linked_{n_frames}x{n_features}.h5")
+    if os.path.exists(path + ".done"):
+        return path
+    rng = np.random.default_rng(1)
+    pos = rng.uniform(20, 492, (n_features, 2))
+    ids = np.arange(n_features)
+    next_id = n_features
+    mass = rng.uniform(300, 600, n_features)
+    with st.PandasHDFStoreChunked(path, mode="w") as store:
+        for t in range(n_frames):
+            pos += rng.normal(0, np.sqrt(0.5), pos.shape)
+            ended = rng.random(n_features) < 1 / 2000
+            if ended.any():
+                pos[ended] = rng.uniform(20, 492, (int(ended.sum()), 2))
+                ids[ended] = np.arange(next_id, next_id + ended.sum())
+                next_id += int(ended.sum())
+            store.put(pd_frame(t, ids, pos, mass))
+        from streamtrack.workflow import save_units
+        save_units(store, mpp=MPP, fps=FPS)
+    open(path + ".done", "w").close()
+    return path
+
+
+def pd_frame(t, ids, pos, mass):
+    import pandas as pd
+
+    return pd.DataFrame({"y": pos[:, 0], "x": pos[:, 1], "mass": mass, "size": 1.5,
+                         "frame": t, "particle": ids.copy()})
+
+
+def run_emsd(path):
+    """emsd of the store, streamed: time and peak RSS of this process."""
+    import streamtrack as st
+
+    with st.PandasHDFStoreChunked(path, mode="r") as store:
+        n_frames = len(store)
+        before = peak_rss_mb()
+        start = time.perf_counter()
+        result = st.emsd(store, max_lagtime=MAX_LAGTIME)   # the store's units
+        elapsed = time.perf_counter() - start
+    return dict(frames=n_frames, seconds=elapsed, rss=peak_rss_mb(), rss_before=before,
+                msd_1=float(result.iloc[0]), lags=len(result))
+
+
+def analysis_main(args):
+    print(f"emsd streamed from a linked PandasHDFStoreChunked: {args.features} particles/frame, "
+          f"max_lagtime {MAX_LAGTIME}, units from the store", flush=True)
+    runs = {}
+    for n in (args.compare_frames, args.frames):
+        path = linked_store_path(n, args.features)
+        runs[n] = spawn("emsd", n, args.features, path)
+        r = runs[n]
+        print(f"  {n:,} frames: {r['seconds']:.1f} s ({1e3 * r['seconds'] / n:.2f} ms/frame), "
+              f"peak RSS {r['rss']:.1f} MB (after imports and opening {r['rss_before']:.1f} "
+              f"MB); MSD at lag 1: {r['msd_1']:.5f} um^2", flush=True)
+    small, big = runs[args.compare_frames], runs[args.frames]
+    growth = 100 * (big["rss"] - small["rss"]) / small["rss"]
+    print(f"  peak RSS {args.frames:,} vs {args.compare_frames:,} frames: {big['rss']:.1f} vs "
+          f"{small['rss']:.1f} MB ({growth:+.1f}%, target within 10%)")
+
+
 def child(args):
+    if args.child == "emsd":
+        print("RESULT " + json.dumps(run_emsd(args.store)))
+        return
     path = os.path.join(tempfile.mkdtemp(prefix="long_movie_"), "movie.h5")
     run = run_trackpy if args.child == "trackpy" else run_streamtrack
     result = run(args.frames, args.features, path)
     print("RESULT " + json.dumps(result))
 
 
-def spawn(which, frames, features):
+def spawn(which, frames, features, store=None):
     out = subprocess.run([sys.executable, __file__, "--child", which, "--frames", str(frames),
-                          "--features", str(features)], capture_output=True, text=True)
+                          "--features", str(features)] + (["--store", store] if store else []),
+                         capture_output=True, text=True)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -173,7 +257,11 @@ def main():
     parser.add_argument("--features", type=int, default=500)
     parser.add_argument("--compare-frames", type=int, default=10_000)
     parser.add_argument("--no-trackpy", action="store_true")
-    parser.add_argument("--child", choices=["streamtrack", "trackpy"])
+    parser.add_argument("--child", choices=["streamtrack", "trackpy", "emsd"])
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--analysis", action="store_true",
+                        help="only emsd streamed from a linked store of --frames (and "
+                             "--compare-frames) frames: time and peak RSS")
     parser.add_argument("--ops-only", metavar="STORE",
                         help="only time the store operations of an existing chunked store")
     parser.add_argument("--trackpy-only", action="store_true",
@@ -182,6 +270,8 @@ def main():
     compiled_kernels_ready()
     if args.child:
         return child(args)
+    if args.analysis:
+        return analysis_main(args)
     if args.ops_only:
         import streamtrack as st
 

@@ -10,6 +10,8 @@ sides in interleaved rounds; prints ms per call (min / median / max) and the
 speed-up per round, and checks the results are equal (relative 1e-9).
 
 Targets (issue 12): imsd and emsd >= 10x, compute_drift >= 5x, filter_stubs >= 3x.
+Then the same streamtrack calls streamed from chunked stores holding the same
+tables, against the DataFrame calls: target within 2x.
 """
 import argparse
 import warnings
@@ -71,6 +73,48 @@ def main():
         print(f"  {name:14s} trackpy {spread(times['trackpy'], 1e3, '8.1f')} ms | "
               f"streamtrack {spread(times['ours'], 1e3, '8.1f')} ms | "
               f"speed-up {spread(ratios)} x (target >= {target}x) | equal: {equal}")
+    streamed(linked, cut, tm, args.repeats)
+
+
+def to_store(table, path):
+    store = streamtrack.PandasHDFStoreChunked(path, mode="w")
+    for _, frame in table.reset_index(drop=True).groupby("frame", sort=True):
+        store.put(frame.reset_index(drop=True))
+    store.close()
+    return streamtrack.PandasHDFStoreChunked(path, mode="r")
+
+
+def streamed(linked, cut, tm, repeats):
+    """The same calls streamed from chunked stores (sealed, opened read-only)
+    against the DataFrame calls: target within 2x."""
+    import os
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="bench_motion_")
+    stores = {name: to_store(table, os.path.join(folder, f"{name}.h5"))
+              for name, table in (("linked", linked), ("cut", cut), ("tm", tm))}
+    print(f"streamed from PandasHDFStoreChunked (read-only, sealed) vs the same call on the "
+          f"DataFrame; {repeats} interleaved rounds, min / median / max")
+    cases = {
+        "filter_stubs": lambda src: streamtrack.filter_stubs(src, 25),
+        "compute_drift": lambda src: streamtrack.compute_drift(src),
+        "imsd": lambda src: streamtrack.imsd(src, MPP, FPS),
+        "emsd": lambda src: streamtrack.emsd(src, MPP, FPS),
+    }
+    inputs = {"filter_stubs": "linked", "compute_drift": "cut", "imsd": "tm", "emsd": "tm"}
+    tables = {"linked": linked.reset_index(drop=True), "cut": cut.reset_index(drop=True),
+              "tm": tm.reset_index(drop=True)}
+    for name, call in cases.items():
+        store, table = stores[inputs[name]], tables[inputs[name]]
+        equal = same(call(store), call(table))
+        times = rounds({"table": lambda c=call, t=table: c(t),
+                        "store": lambda c=call, s=store: c(s)}, repeats)
+        ratios = [a / b for a, b in zip(times["store"], times["table"])]
+        print(f"  {name:14s} DataFrame {spread(times['table'], 1e3, '8.1f')} ms | "
+              f"store {spread(times['store'], 1e3, '8.1f')} ms | "
+              f"store / DataFrame {spread(ratios)} (target <= 2) | equal: {equal}")
+    for store in stores.values():
+        store.close()
 
 
 if __name__ == "__main__":

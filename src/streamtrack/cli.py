@@ -1,4 +1,5 @@
-"""The ``streamtrack`` command line: ``locate``, ``link``, ``track``, ``demo``, ``check``.
+"""The ``streamtrack`` command line: ``locate``, ``link``, ``track``, ``demo``, ``check``,
+``analyse``.
 
 Examples
 --------
@@ -11,6 +12,7 @@ Examples
     streamtrack locate 'movie/*.png' -d 11 --scheduler tcp://host:8786 -o features.h5
     streamtrack demo
     streamtrack check features.h5      # reads it all; exit 0 when sound
+    streamtrack analyse tracks.h5 --min-length 25 -o analysis/
 """
 import argparse
 import contextlib
@@ -380,6 +382,8 @@ DEMO = {"diameter": 11, "minmass": 500.0, "search_range": 5.0, "memory": 3}
 
 
 def cmd_demo(args):
+    import pandas as pd
+
     import streamtrack as tp
     from streamtrack import synthetic
 
@@ -397,12 +401,18 @@ def cmd_demo(args):
     path = os.path.join(workdir, "demo.h5")
     if os.path.exists(path):  # --overwrite
         os.remove(path)
+    true_drift = np.asarray(args.drift, dtype=float)  # (y, x) px/frame
+    true_d = args.diffusion * args.mpp ** 2 * args.fps  # µm²/s
     print(f"Synthetic movie: {args.n_particles} Brownian particles, {args.n_frames} frames of "
           f"{args.size}x{args.size} px, known positions and trajectories (seed {args.seed}).")
+    print(f"Truth: D = {args.diffusion:g} px²/frame = {true_d:#.3g} µm²/s (at {args.mpp:g} "
+          f"µm/px, {args.fps:g} frames/s), constant drift ({true_drift[0]:.3f}, "
+          f"{true_drift[1]:.3f}) px/frame (y, x).")
     frames, truth = synthetic.brownian_movie(n_particles=args.n_particles,
                                              n_frames=args.n_frames,
                                              shape=(args.size, args.size),
-                                             diffusion=args.diffusion, seed=args.seed)
+                                             diffusion=args.diffusion, drift=tuple(true_drift),
+                                             seed=args.seed)
     locate_kwargs = {**LOCATE.defaults(), "minmass": args.minmass}
     locate_kwargs.pop("diameter")
     link_kwargs = {**LINK.defaults(), "memory": args.memory}
@@ -416,11 +426,13 @@ def cmd_demo(args):
             _progress(len(frames), "track", args.quiet) as bar:
         for _ in workflow.track_into(frames, store, args.diameter, args.search_range,
                                      link_options=link_kwargs, source="synthetic",
-                                     checkpoints=False, **locate_kwargs):
+                                     checkpoints=False,
+                                     units={"mpp": args.mpp, "fps": args.fps}, **locate_kwargs):
             bar.update(1)
     elapsed = time.perf_counter() - start
     with tp.PandasHDFStore(path, mode="r") as store:
         found = store.dump()
+        units = workflow.units(store)  # the analysis takes its units from the store
     s = synthetic.score(found, truth, args.diameter)
     print(f"Done in {elapsed:.2f} s ({len(frames) / elapsed:.0f} frames/s): {len(found)} "
           f"features, {found['particle'].nunique()} trajectories.")
@@ -433,6 +445,49 @@ def cmd_demo(args):
           f"closer than {args.diameter + 1} px to another particle (closer spots merge into "
           "one).")
     good = s["matched"] >= 0.9 * s["n_true"] and s["isolated"] <= s["whole"]
+
+    # trackpy's walkthrough analysis of the linked table, in the units of the store.
+    # Precision: the mean of n_steps steps gives the drift to sqrt(2 D / n_steps)
+    # px/frame per axis; the fit gives D to about 3% from the default movie's 3960
+    # steps, but only to 10% or worse from fewer than 2500 steps or 40 frames.
+    stub, max_lagtime = min(25, args.n_frames), min(10, args.n_frames - 1)
+    n_steps = args.n_particles * (args.n_frames - 1)
+    drift_tolerance = 4 * np.sqrt(2 * args.diffusion / max(n_steps, 1))  # 4 standard errors
+    d_checked = n_steps >= 2500 and args.n_frames >= 40
+    kept = tp.filter_stubs(found, stub) if max_lagtime >= 2 else found.iloc[:0]
+    drift = tp.compute_drift(kept) if len(kept) else None
+    if max_lagtime < 2:
+        print("Motion: not analysed (a fit of the mean squared displacement needs 3 frames "
+              "or more).")
+    elif drift is None or drift.empty:
+        print(f"Motion: no trajectory of {stub} frames or more to analyse.")
+        good = False
+    else:
+        # the drift is constant: its rate is the total drift over the frames it spans
+        first = kept["frame"].min()
+        velocity = drift[["y", "x"]].iloc[-1].to_numpy() / (drift.index[-1] - first)
+        drift_ok = bool(np.all(np.abs(velocity - true_drift) <= drift_tolerance))
+        print(f"Drift: ({velocity[0]:.3f}, {velocity[1]:.3f}) px/frame recovered (true "
+              f"({true_drift[0]:.3f}, {true_drift[1]:.3f}), tolerance ±{drift_tolerance:.3f}: "
+              "4 standard errors).")
+        # subtract that constant drift (compute_drift's frame-by-frame drift would also
+        # take away the particles' mean random step, lowering D by a factor 1 - 1/N)
+        frame_nos = pd.Index(np.arange(first, kept["frame"].max() + 1), name="frame")
+        line = pd.DataFrame(np.outer(frame_nos - first, velocity), index=frame_nos,
+                            columns=["y", "x"])
+        msd = tp.emsd(tp.subtract_drift(kept, line), units["mpp"], units["fps"],
+                      max_lagtime=max_lagtime)
+        fit = tp.utils.fit_powerlaw(msd, plot=False)
+        exponent, d = float(fit["n"].iloc[0]), float(fit["A"].iloc[0]) / 4  # MSD = 4 D t
+        error = d / true_d - 1
+        d_ok = abs(error) <= 0.1 or not d_checked
+        print(f"Diffusion: D = {d:#.3g} µm²/s recovered (true {true_d:#.3g}, "
+              f"{100 * error:+.1f}%), exponent n = {exponent:.2f}: power-law fit of the MSD of "
+              f"{kept['particle'].nunique()} trajectories of {stub}+ frames, drift subtracted, "
+              f"lag times {1 / units['fps']:g} to {max_lagtime / units['fps']:g} s"
+              + ("." if d_checked else f"; not checked: {n_steps} steps (D is expected within "
+                                       "10% from 2500 steps and 40 frames)."))
+        good = good and drift_ok and d_ok
     print("Result: " + ("OK" if good else "WORSE THAN EXPECTED"))
     return 0 if good else 1
 
@@ -458,6 +513,48 @@ def cmd_check(args):
         print(f"problem: {line}")
     print(f"{len(problems)} problem(s)" if problems else "sound")
     return 1 if problems else 0
+
+
+def cmd_analyse(args):
+    """Drift, MSDs and power-law fit of a linked store: printed, and written to -o."""
+    from streamtrack import analysis
+    from streamtrack.stores import open_store
+
+    analysis.check_output(args.output, args.overwrite)  # before any reading
+    bars = {}
+
+    def progress(stage, done, total):
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = _progress(total, stage, args.quiet)
+        bars[stage].update(done - bars[stage].n)
+
+    with open_store(args.store, mode="r") as store:
+        recorded = workflow.units(store)
+        missing = [name for name in ("mpp", "fps")
+                   if getattr(args, name) is None and recorded.get(name) is None]
+        if missing:
+            raise ValueError(
+                f"{' and '.join(missing)} unknown (microns per pixel, frames per second): "
+                f"pass {' '.join(f'--{m} {m.upper()}' for m in missing)}, or record the units "
+                "in the store (streamtrack locate/track --mpp M --fps F, or "
+                "streamtrack.workflow.save_units(store, mpp=M, fps=F)).")
+        try:
+            with warnings.catch_warnings():
+                # the summary says it (a "Warning:" line)
+                warnings.filterwarnings("ignore", message="analyse: ", category=UserWarning)
+                result = analysis.analyse(store, args.mpp, args.fps, args.min_length,
+                                          not args.no_drift, args.max_lagtime,
+                                          progress=progress)
+        finally:
+            for bar in bars.values():
+                bar.close()
+    for line in result.summary():
+        print(line)
+    paths = result.write(args.output, overwrite=args.overwrite)
+    print(f"Wrote {', '.join(os.path.basename(p) for p in paths)} to {args.output}")
+    return 0
 
 
 def build_parser():
@@ -505,10 +602,13 @@ def build_parser():
     p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("demo", help="run the pipeline on a built-in synthetic movie",
-                       description="Generate a synthetic movie with known truth, run "
-                                   "locate on it and compare with the truth.")
+                       description="Generate a synthetic movie with known truth (positions, "
+                                   "trajectories, diffusion coefficient, drift), locate and "
+                                   "link it, measure its drift and diffusion coefficient "
+                                   "as trackpy's walkthrough does, and compare with the "
+                                   "truth.")
     p.add_argument("--n-particles", type=_int_at_least(1, "a number of particles >= 1"),
-                   default=30)
+                   default=40)
     p.add_argument("--n-frames", type=_int_at_least(1, "a number of frames >= 1"),
                    default=100)
     p.add_argument("--size", type=_int_at_least(16, "a frame size of at least 16 px"),
@@ -521,7 +621,18 @@ def build_parser():
                    default=DEMO["search_range"])
     p.add_argument("--memory", type=_int_at_least(0, "a number of frames >= 0"),
                    default=DEMO["memory"])
-    p.add_argument("--diffusion", type=_number(0), default=0.25, help="px^2 per frame")
+    p.add_argument("--diffusion", type=_number(0, strict=True), default=0.25,
+                   help="diffusion coefficient, px^2 per frame")
+    p.add_argument("--drift", type=_number(), nargs=2, metavar=("DY", "DX"),
+                   default=[0.1, 0.15],
+                   help="constant drift of every particle (the stage), px per frame along y "
+                        "and x")
+    p.add_argument("--mpp", type=_number(0, strict=True), default=0.5,
+                   help="microns per pixel (recorded in demo.h5)")
+    p.add_argument("--fps", type=_number(0, strict=True), default=4.0,
+                   help="frames per second (recorded in demo.h5); D is the MSD's power-law "
+                        "fit at 1 s, best determined when 1 s is 1-10 frames (the lag "
+                        "times fitted)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="folder for demo.h5 (default: a temp dir)")
     p.add_argument("--overwrite", action="store_true",
@@ -536,6 +647,33 @@ def build_parser():
                                    "one line per problem.")
     p.add_argument("store", help="HDF5 store written by streamtrack or trackpy")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("analyse", help="drift, mean squared displacements and diffusion of "
+                                       "a linked store",
+                       description="Stream a linked store twice (a scan, then one pass "
+                                   "measuring the drift and the MSDs) and report the "
+                                   "trajectories kept, the drift and the power-law fit of "
+                                   "the ensemble MSD (D when the exponent is close to 1); "
+                                   "write emsd.csv, imsd.csv, drift.csv (px, trackpy's "
+                                   "compute_drift table), track_lengths.csv, msd.png, "
+                                   "drift.png and track_lengths.png into the -o folder.")
+    p.add_argument("store", help="linked HDF5 store (streamtrack link/track, or trackpy)")
+    p.add_argument("--mpp", type=_number(0, strict=True), default=None,
+                   help="microns per pixel (default: the store's units record)")
+    p.add_argument("--fps", type=_number(0, strict=True), default=None,
+                   help="frames per second (default: the store's units record)")
+    p.add_argument("--min-length", type=_int_at_least(0, "a number of positions >= 0"),
+                   default=25, help="keep trajectories with at least this many positions "
+                                    "(filter_stubs; default 25)")
+    p.add_argument("--no-drift", action="store_true",
+                   help="measure the drift but do not subtract it before the MSDs")
+    p.add_argument("--max-lagtime", type=_int_at_least(1, "a number of frames >= 1"),
+                   default=100, help="longest lag time of the MSDs, frames (default 100)")
+    p.add_argument("-o", "--output", required=True, help="folder for the tables and figures")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the tables and figures already in the -o folder")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_analyse)
     return parser
 
 

@@ -11,6 +11,8 @@ group-wise count or mean instead of one Python call per trajectory).
 """
 import numpy as np
 
+from . import _streamed
+
 __all__ = ["filter_stubs", "filter_clusters", "filter"]
 
 _LINK_FIRST = (
@@ -33,7 +35,7 @@ def _take(tracks, keep):
     return kept.set_index("frame", drop=False)
 
 
-def filter_stubs(tracks, threshold=100):
+def filter_stubs(tracks, threshold=100, output=None):
     """Filter out trajectories with few points. They are often spurious.
 
     A trajectory survives if it has at least ``threshold`` rows with a
@@ -73,9 +75,15 @@ def filter_stubs(tracks, threshold=100):
     >>> len(tp.filter_stubs(t, threshold=2))
     5
     """
-    _check_columns(tracks)
     if threshold < 0:
         raise ValueError(f"threshold must be >= 0 (a number of frames), got {threshold!r}")
+    if _streamed.is_store(tracks):
+        scan = _streamed.Scan(tracks, "filter_stubs")
+        return _streamed.filter_by_particle(tracks, scan.count >= threshold, scan,
+                                            "filter_stubs", output)
+    _check_columns(tracks)
+    if output is not None:
+        return _streamed.put_frames(filter_stubs(tracks, threshold), output, "filter_stubs")
     # rows with a frame number per trajectory, broadcast back onto the rows;
     # rows without a particle get NaN and fail the comparison, as in trackpy
     counts = tracks.groupby(tracks["particle"].to_numpy(), sort=False)["frame"].transform(
@@ -85,7 +93,7 @@ def filter_stubs(tracks, threshold=100):
     return _take(tracks, keep)
 
 
-def filter_clusters(tracks, quantile=0.8, threshold=None):
+def filter_clusters(tracks, quantile=0.8, threshold=None, output=None):
     """Filter out trajectories with a mean particle size above a given quantile.
 
     A trajectory survives if its mean 'size' is strictly below the threshold.
@@ -124,9 +132,23 @@ def filter_clusters(tracks, quantile=0.8, threshold=None):
     0          0         0   2.0
     1          1         0   2.0
     """
+    if _streamed.is_store(tracks):
+        scan = _streamed.Scan(tracks, "filter_clusters", sizes="size" in
+                              _streamed.first_columns(tracks, "filter_clusters"))
+        if "size" not in scan.columns:
+            raise ValueError("the store has no 'size' column to filter clusters by size")
+        if threshold is None:
+            threshold = _streamed.size_quantile(tracks, scan, quantile)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = scan.size_sum / scan.size_count
+        return _streamed.filter_by_particle(tracks, means < threshold, scan,
+                                            "filter_clusters", output)
     _check_columns(tracks)
     if "size" not in tracks.columns:
         raise ValueError("tracks must contain a 'size' column to filter clusters by size")
+    if output is not None:
+        return _streamed.put_frames(filter_clusters(tracks, quantile, threshold), output,
+                                    "filter_clusters")
     if threshold is None:
         threshold = tracks["size"].quantile(quantile)
     means = tracks.groupby(tracks["particle"].to_numpy(), sort=False)["size"].transform("mean")

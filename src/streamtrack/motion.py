@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from . import _msd, _streamed
+
 __all__ = ["msd", "imsd", "emsd", "compute_drift", "subtract_drift", "vanhove"]
 
 
@@ -45,171 +47,35 @@ def _check_max_lagtime(max_lagtime):
 
 def _check_particle(traj, function):
     if not isinstance(traj, pd.DataFrame):
-        # stores are streamed by a later version; say what works today
-        raise TypeError(f"{function}: traj must be a DataFrame of linked features, got "
-                        f"{type(traj).__name__}; for a store, pass store.dump() (it is read "
-                        "into memory).")
+        raise TypeError(f"{function}: traj must be a DataFrame of linked features or a "
+                        f"store (streamtrack.PandasHDFStore...), got {type(traj).__name__}")
     if "particle" not in traj.columns:
         raise ValueError(f"{function}: traj has no 'particle' column; link first "
                          f"(tp.link(features, search_range)), or use tp.msd for one trajectory")
 
 
-def _msd_N(N, t):
-    """trackpy's effective number of independent measurements (Qian et al. 1991, B4);
-    ``N`` and ``t`` broadcast."""
-    t = np.asarray(t, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.where(t > N/2,
-                        1/(1+((N-t)**3+5*t-4*(N-t)**2*t-N)/(6*(N-t)*t**2)),
-                        6*(N-t)**2*t/(2*N-t+4*N*t**2-5*t**3))
-
-
 def _msd_table(traj, mpp, max_lagtime, pos_columns, detail, codes=None):
-    """The per-particle MSD tables of all trajectories, as trackpy's ``msd`` gives them.
-
-    Returns ``(values, nlags)``: ``values`` has shape (particles, lags, 2*ndim + 1
-    [+ 1 with detail]) -- the columns ``<p>...``, ``<p^2>...``, ``msd`` [, ``N``] -- and
-    ``nlags[i]`` is the number of lag times particle ``i`` has (its rows
-    ``1..nlags[i]``; later rows are NaN). ``codes`` gives each row's particle number
-    (0..n-1, -1 to leave a row out); None puts every row in one trajectory.
-    """
-    ndim = len(pos_columns)
-    frames = traj["frame"].to_numpy()
-    if frames.dtype.kind == "f":
-        if not np.all(np.isfinite(frames)) or np.any(frames != np.round(frames)):
-            raise ValueError("traj['frame'] must hold whole frame numbers")
-        frames = frames.astype(np.int64)
-    frames = frames.astype(np.int64, copy=False)
+    """:func:`._msd.per_particle` of a table; ``codes`` None: one trajectory."""
+    frames = _msd.frame_numbers(traj["frame"].to_numpy())
     r = traj[pos_columns].to_numpy(dtype=np.float64) * mpp
     if codes is None:
-        codes = np.zeros(len(frames), np.int64)
-        nparticles = 1
-    else:
-        keep = codes >= 0
-        if not keep.all():
-            codes, frames, r = codes[keep], frames[keep], r[keep]
-        nparticles = int(codes.max()) + 1 if len(codes) else 0
-    order = np.lexsort((frames, codes))
-    codes, frames, r = codes[order], frames[order], r[order]
-    same = (codes[1:] == codes[:-1]) & (frames[1:] == frames[:-1])
-    if same.any():
-        raise ValueError("traj has more than one row for one particle in one frame: "
-                         "link first, or pass one trajectory per particle")
-    counts = np.bincount(codes, minlength=nparticles)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    present = counts > 0
-    span = np.zeros(nparticles, np.int64)
-    span[present] = frames[starts[present] + counts[present] - 1] - frames[starts[present]] + 1
-    nlags = np.minimum(max_lagtime, np.maximum(span - 1, 0))
-    lmax = int(nlags.max()) if nparticles else 0
-    ncols = 2 * ndim + 1 + bool(detail)
-    values = np.full((nparticles, lmax, ncols), np.nan)
-
-    gapfree = present & (span == counts)
-    for n in np.unique(counts[gapfree]):
-        idx = np.flatnonzero(gapfree & (counts == n))
-        nl = min(max_lagtime, n - 1)
-        if nl < 1:
-            continue
-        values[idx, :nl] = _fft_block(r[starts[idx, None] + np.arange(n)], nl, detail)
-
-    gappy = np.flatnonzero(present & (span != counts))
-    if len(gappy):
-        values[gappy, :] = _gaps_block(r, frames, codes, starts, counts, span, gappy, lmax,
-                                       nlags, detail)
-    return values, nlags
+        return _msd.per_particle(frames, np.zeros(len(frames), np.int64), r, 1,
+                                 max_lagtime, detail)
+    keep = codes >= 0                    # a row without a particle (NaN) is left out
+    if not keep.all():
+        codes, frames, r = codes[keep], frames[keep], r[keep]
+    nparticles = int(codes.max()) + 1 if len(codes) else 0
+    return _msd.per_particle(frames, codes, r, nparticles, max_lagtime, detail)
 
 
-def _fft_block(R, nl, detail):
-    """trackpy's ``_msd_fft`` for k trajectories of one length n: ``R`` is (k, n, ndim).
-
-    One trajectory at a time, with trackpy's own array layout and operations:
-    ``S1 - 2 S2`` cancels most of the digits, so any other order of the sums
-    or another FFT (batched, real) differs from trackpy's numbers by up to
-    ~1e-8 relative at small lags. The pandas overhead trackpy pays per
-    trajectory is what is saved.
-    """
-    k, n, ndim = R.shape
-    lagtimes = np.arange(1, nl + 1)
-    norm = (n - lagtimes)[:, np.newaxis]
-    out = np.empty((k, nl, 2 * ndim + 1 + bool(detail)))
-    if detail:
-        out[:, :, -1] = _msd_N(n, lagtimes)
-    for i in range(k):
-        # a DataFrame's .values of float columns is column-major: so is r
-        r = np.asfortranarray(R[i])
-        r_diff = r[:-nl-1:-1] - r[:nl]
-        out[i, :, :ndim] = np.cumsum(r_diff, axis=0) / norm
-        D = r**2
-        D_sum = D[:nl] + D[:-nl-1:-1]
-        S1 = 2*D.sum(axis=0) - np.cumsum(D_sum, axis=0)
-        F = np.fft.fft(r, n=2*n, axis=0)
-        PSD = F * F.conjugate()
-        S2 = np.fft.ifft(PSD, axis=0)[1:nl+1].real
-        squared_disp = S1 - 2 * S2
-        squared_disp /= norm
-        out[i, :, ndim:2 * ndim] = squared_disp
-        out[i, :, 2 * ndim] = squared_disp.sum(axis=1)
-    return out
+def _store_pos_columns(pos_columns):
+    return ["x", "y"] if pos_columns is None else list(pos_columns)
 
 
-def _gaps_block(r, frames, codes, starts, counts, span, idx, lmax, nlags, detail):
-    """trackpy's ``_msd_gaps`` (frames reindexed to a contiguous range, NaN in the
-    gaps, ``nanmean`` of the displacements) for the trajectories ``idx`` together:
-    in chunks of similar span, one lag time at a time."""
-    ndim = r.shape[1]
-    ncols = 2 * ndim + 1 + bool(detail)
-    out = np.full((len(idx), lmax, ncols), np.nan)
-    by_span = np.argsort(span[idx], kind="stable")
-    for chunk in np.array_split(by_span, max(1, -(-len(by_span) // _GAPS_CHUNK))):
-        part = out[chunk]  # a copy (fancy indexing): filled, then put back
-        _gaps_chunk(r, frames, starts, counts, span, idx[chunk], nlags, part)
-        out[chunk] = part
-    out[:, :, 2*ndim] = out[:, :, ndim:2*ndim].sum(axis=2)
-    lagtimes = np.arange(1, lmax + 1)
-    beyond = lagtimes[None, :] > nlags[idx][:, None]
-    if detail:
-        n_pos = span[idx][:, None]
-        N = _msd_N(n_pos, lagtimes[None, :]) * counts[idx][:, None] / n_pos
-        N[beyond] = 0.0
-        desired = N.sum(axis=1)
-        N[np.isnan(out[:, :, 2*ndim])] = 0.0
-        current = N.sum(axis=1)
-        rescale = current != desired
-        with np.errstate(divide="ignore", invalid="ignore"):
-            N[rescale] = N[rescale] * desired[rescale, None] / current[rescale, None]
-        out[:, :, -1] = N
-    out[beyond] = np.nan
-    return out
-
-
-_GAPS_CHUNK = 128  # trajectories per chunk: chunks of similar span waste little padding
-
-
-def _gaps_chunk(r, frames, starts, counts, span, idx, nlags, out):
-    """Fill ``out[:, :nlags, :2*ndim]`` (mean displacements and squared
-    displacements) for the trajectories ``idx``."""
-    k, ndim = len(idx), r.shape[1]
-    width = int(span[idx].max())
-    nl = int(nlags[idx].max())
-    if nl < 1:
-        return
-    X = np.zeros((ndim, k, width))   # positions on the frame grid, 0 in the gaps
-    M = np.zeros((k, width), bool)   # frame present
-    rows = np.concatenate([np.arange(starts[i], starts[i] + counts[i]) for i in idx])
-    which = np.repeat(np.arange(k), counts[idx])
-    col = frames[rows] - frames[starts[idx]][which]
-    X[:, which, col] = r[rows].T
-    M[which, col] = True
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for lag in range(1, nl + 1):
-            valid = M[:, lag:] & M[:, :-lag]
-            d = X[:, :, lag:] - X[:, :, :-lag]
-            d *= valid
-            c = valid.sum(axis=1)
-            out[:, lag - 1, :ndim] = (d.sum(axis=2) / c).T
-            d *= d
-            out[:, lag - 1, ndim:2*ndim] = (d.sum(axis=2) / c).T
+def _check_statistic(statistic, pos_columns):
+    allowed = _result_columns(pos_columns) + ["lagt"]
+    if statistic not in allowed:
+        raise ValueError(f"imsd: statistic must be one of {allowed}, got {statistic!r}")
 
 
 def _result_columns(pos_columns):
@@ -222,7 +88,7 @@ def _particle_codes(traj):
     return np.asarray(codes, dtype=np.int64), uniques
 
 
-def msd(traj, mpp, fps, max_lagtime=100, detail=False, pos_columns=None):
+def msd(traj, mpp=None, fps=None, max_lagtime=100, detail=False, pos_columns=None):
     """Mean displacement and mean squared displacement of one trajectory.
 
     Parameters
@@ -266,11 +132,17 @@ def msd(traj, mpp, fps, max_lagtime=100, detail=False, pos_columns=None):
     1     1.5  0.5    2.5    0.5   3.0   1.0
     2     3.0  1.0    9.0    1.0  10.0   2.0
     """
-    pos_columns = _pos_columns(traj, pos_columns)
     max_lagtime = _check_max_lagtime(max_lagtime)
-    if len(traj) == 0:
-        raise _EmptyTrajectoryError("msd: traj is empty; pass a table with at least one row")
-    values, nlags = _msd_table(traj, mpp, max_lagtime, pos_columns, detail)
+    mpp, fps = _streamed.units(traj, mpp, fps, "msd")
+    if _streamed.is_store(traj):
+        values, nlags = _streamed.msd(traj, mpp, fps, max_lagtime, detail,
+                                      _store_pos_columns(pos_columns))
+    else:
+        pos_columns = _pos_columns(traj, pos_columns)
+        if len(traj) == 0:
+            raise _EmptyTrajectoryError("msd: traj is empty; pass a table with at least one row")
+        values, nlags = _msd_table(traj, mpp, max_lagtime, pos_columns, detail)
+    pos_columns = _store_pos_columns(pos_columns)
     n = int(nlags[0])
     lagtimes = np.arange(1, n + 1)
     columns = _result_columns(pos_columns) + (["N"] if detail else [])
@@ -280,7 +152,7 @@ def msd(traj, mpp, fps, max_lagtime=100, detail=False, pos_columns=None):
     return result
 
 
-def imsd(traj, mpp, fps, max_lagtime=100, statistic='msd', pos_columns=None):
+def imsd(traj, mpp=None, fps=None, max_lagtime=100, statistic='msd', pos_columns=None):
     """Mean squared displacement (or another statistic) of each particle.
 
     Parameters
@@ -323,12 +195,16 @@ def imsd(traj, mpp, fps, max_lagtime=100, statistic='msd', pos_columns=None):
     0.1           0.625  NaN
     0.2           2.250  1.0
     """
+    max_lagtime = _check_max_lagtime(max_lagtime)
+    mpp, fps = _streamed.units(traj, mpp, fps, "imsd")
+    if _streamed.is_store(traj):
+        pos_columns = _store_pos_columns(pos_columns)
+        _check_statistic(statistic, pos_columns)
+        return _streamed.imsd(traj, mpp, fps, max_lagtime, statistic, pos_columns)
     _check_particle(traj, "imsd")
     pos_columns = _pos_columns(traj, pos_columns)
-    max_lagtime = _check_max_lagtime(max_lagtime)
+    _check_statistic(statistic, pos_columns)
     allowed = _result_columns(pos_columns) + ["lagt"]
-    if statistic not in allowed:
-        raise ValueError(f"imsd: statistic must be one of {allowed}, got {statistic!r}")
     codes, uniques = _particle_codes(traj)
     if len(uniques) == 0:
         raise ValueError("imsd: traj has no trajectories (No objects to concatenate)")
@@ -336,6 +212,8 @@ def imsd(traj, mpp, fps, max_lagtime=100, statistic='msd', pos_columns=None):
     lmax = values.shape[1]
     lagtimes = np.arange(1, lmax + 1)
     keep = nlags > 0
+    if not keep.any():
+        _streamed.warn_too_short("imsd")
     if statistic == "lagt":
         data = np.where(lagtimes[:, None] <= nlags[None, keep], lagtimes[:, None] / float(fps),
                         np.nan)
@@ -345,7 +223,7 @@ def imsd(traj, mpp, fps, max_lagtime=100, statistic='msd', pos_columns=None):
     return pd.DataFrame(data, index=index, columns=uniques[keep].rename(None), copy=True)
 
 
-def emsd(traj, mpp, fps, max_lagtime=100, detail=False, pos_columns=None):
+def emsd(traj, mpp=None, fps=None, max_lagtime=100, detail=False, pos_columns=None):
     """Ensemble mean squared displacement of many particles.
 
     Each particle's `msd` is weighted by its number of independent
@@ -392,40 +270,22 @@ def emsd(traj, mpp, fps, max_lagtime=100, detail=False, pos_columns=None):
     2.0    5.0
     Name: msd, dtype: float64
     """
+    max_lagtime = _check_max_lagtime(max_lagtime)
+    mpp, fps = _streamed.units(traj, mpp, fps, "emsd")
+    if _streamed.is_store(traj):
+        return _streamed.emsd(traj, mpp, fps, max_lagtime, detail,
+                              _store_pos_columns(pos_columns))
     _check_particle(traj, "emsd")
     pos_columns = _pos_columns(traj, pos_columns)
-    max_lagtime = _check_max_lagtime(max_lagtime)
     codes, uniques = _particle_codes(traj)
     if len(uniques) == 0:
         raise ValueError("emsd: traj has no trajectories (No objects to concatenate)")
     values, nlags = _msd_table(traj, mpp, max_lagtime, pos_columns, True, codes)
-    nparticles, lmax, _ = values.shape
-    lagtimes = np.arange(1, lmax + 1)
-    rows = lagtimes[None, :] <= nlags[:, None]           # trackpy's rows (particle, lag)
-    ndim = len(pos_columns)
-    N = values[:, :, -1]
-    stats = values[:, :, :-1].copy()
-    msd_col = stats[:, :, 2*ndim]
-    msd_col[np.isnan(msd_col)] = 0.0                     # trackpy sets NaN msd to 0
-    lagt = np.broadcast_to(lagtimes / float(fps), (nparticles, lmax))
-    table = np.concatenate([stats, N[:, :, None], lagt[:, :, None]], axis=2)
-    weighted = table * N[:, :, None]
-    ok = rows[:, :, None] & ~np.isnan(weighted)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        num = np.where(ok, weighted, 0).sum(axis=0) / ok.sum(axis=0)
-        n_ok = rows & ~np.isnan(N)
-        N_sum = np.where(n_ok, N, 0).sum(axis=0)
-        den = N_sum / n_ok.sum(axis=0)
-        results = num / den[:, None]
-    columns = _result_columns(pos_columns) + ["N", "lagt"]
-    present = rows.any(axis=0)
-    results = results[present]
-    if not detail:
-        index = pd.Index(results[:, -1], name="lagt")
-        return pd.Series(results[:, 2*ndim], index=index, name="msd")
-    results[:, -2] = N_sum[present]
-    index = pd.Index(lagtimes[present].astype(np.int64), name="frame")
-    return pd.DataFrame(results, index=index, columns=columns)
+    ensemble = _msd.Ensemble(len(pos_columns), max(values.shape[1], 1), fps)
+    ensemble.add(values, nlags)
+    if not ensemble.present.any():
+        _streamed.warn_too_short("emsd")
+    return ensemble.result(pos_columns, detail)
 
 
 def compute_drift(traj, smoothing=0, pos_columns=None):
@@ -475,6 +335,11 @@ def compute_drift(traj, smoothing=0, pos_columns=None):
     2     0         0.0  0.0
           1         5.0  3.0
     """
+    if _streamed.is_store(traj):
+        if pos_columns is None:
+            columns = _streamed.first_columns(traj, "compute_drift")
+            pos_columns = ["z", "y", "x"] if "z" in columns else ["y", "x"]
+        return _streamed.compute_drift(traj, smoothing, list(pos_columns))
     if pos_columns is None:
         pos_columns = ["z", "y", "x"] if "z" in traj else ["y", "x"]
     pos_columns = list(pos_columns)
@@ -482,21 +347,18 @@ def compute_drift(traj, smoothing=0, pos_columns=None):
     missing = [c for c in pos_columns + ["frame"] if c not in traj.columns]
     if missing:
         raise ValueError(f"compute_drift: traj has no column(s) {missing}; pass pos_columns")
-    cols = pos_columns + ["particle", "frame"]
-    data = traj[cols]
-    if data.index.name is not None and data.index.name in ("particle", "frame"):
-        data = data.rename_axis(data.index.name + "_index")
-    f_sort = data.sort_values(by=["particle", "frame"])
-    f_diff = f_sort[cols].diff().rename(columns={"frame": "frame_diff"})
-    f_diff["frame"] = f_sort["frame"]
-    mask = (f_diff["particle"] == 0) & (f_diff["frame_diff"] == 1)
-    dx = f_diff.loc[mask, pos_columns + ["frame"]].groupby("frame").mean()
-    if smoothing > 0:
-        dx = dx.rolling(smoothing, min_periods=0).mean()
-    return dx.cumsum()
+    from . import _drift  # array numerics, shared with streamed stores
+
+    arrays = _drift.table_arrays(traj, pos_columns)
+    if arrays is None:  # dtypes whose pandas arithmetic is not float64's: trackpy's way
+        return _drift.drift_pandas(traj, smoothing, pos_columns)
+    frames, particles, r, frame_dtype = arrays
+    step_frames, sums, counts = _drift.mean_steps(frames, particles, r)
+    return _drift.drift_table(step_frames, sums, counts, smoothing,
+                              _drift.result_columns(traj.columns, pos_columns), frame_dtype)
 
 
-def subtract_drift(traj, drift=None, inplace=False):
+def subtract_drift(traj, drift=None, inplace=False, output=None):
     """Trajectories with the drift subtracted.
 
     Parameters
@@ -535,6 +397,17 @@ def subtract_drift(traj, drift=None, inplace=False):
     1          1  1.0  0.0
     2          2  1.0  0.0
     """
+    if _streamed.is_store(traj):
+        if inplace:
+            raise ValueError("subtract_drift: inplace=True is for DataFrames; a store is not "
+                             "modified: pass output=another store")
+        if drift is None:
+            drift = compute_drift(traj)
+        return _streamed.rewrite(traj, output, "subtract_drift",
+                                 lambda part: subtract_drift(part, drift))
+    if output is not None:
+        return _streamed.put_frames(subtract_drift(traj, drift, inplace), output,
+                                    "subtract_drift")
     if drift is None:
         drift = compute_drift(traj)
     keys = ["frame", "particle"] if "particle" in traj.columns else ["frame"]
@@ -612,5 +485,5 @@ def vanhove(pos, lagtime, mpp=1, ensemble=False, bins=24):
         density = counts / db / counts.sum(axis=1, keepdims=True)
     vh = pd.DataFrame(density.T, index=global_bins[:-1], columns=disp.columns)
     if ensemble:
-        return vh.sum(1)/len(vh.columns)
+        return vh.sum(axis=1)/len(vh.columns)
     return vh

@@ -47,7 +47,8 @@ def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=
     Raises
     ------
     ValueError
-        If the particles do not fit at ``min_separation``.
+        If the particles do not fit at ``min_separation`` (in the room the
+        drift leaves).
     """
     rng = np.random.default_rng(seed)
     drift = np.asarray(drift, dtype=float)
@@ -59,8 +60,11 @@ def brownian_trajectories(n_particles, n_frames, *, shape=(256, 256), diffusion=
     cells = np.floor((hi - lo) / min_separation).astype(int) + 1
     if cells.prod() < n_particles or np.any(hi <= lo):
         raise ValueError(f"{n_particles} particles do not fit in shape {shape} at "
-                         f"min_separation {min_separation:g}; use fewer particles or a "
-                         "larger shape.")
+                         f"min_separation {min_separation:g}"
+                         + (f" and the drift's shift of ({shift[0]:.3g}, {shift[1]:.3g}) px "
+                            "over the frames" if shift.any() else "")
+                         + "; use fewer particles or a larger shape"
+                         + (", or less drift or fewer frames." if shift.any() else "."))
     chosen = rng.choice(cells.prod(), n_particles, replace=False)
     grid = np.stack(np.unravel_index(chosen, cells), axis=1) * min_separation + lo
     # jitter the grid, keeping starts at least 16 px apart (locate(.., 11) separates at 12)

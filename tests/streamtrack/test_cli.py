@@ -1,4 +1,5 @@
 """The streamtrack command line: locate, link, track, demo."""
+import re
 import subprocess
 import sys
 
@@ -86,3 +87,78 @@ def test_demo_runs_end_to_end_as_a_command(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "true trajectories recovered whole" in result.stdout
     assert (tmp_path / "demo.h5").exists()
+    # 20 frames of 40 particles: D is printed, but too few steps to hold it to 10%
+    assert "Diffusion: D = " in result.stdout and "not checked" in result.stdout
+
+
+NUMBER = r"([-+]?\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
+
+
+def demo_numbers(out):
+    """The truth and what the demo recovered, from its printed lines."""
+    truth = re.search(rf"Truth: D = {NUMBER} px²/frame = {NUMBER} µm²/s \(at {NUMBER} µm/px, "
+                      rf"{NUMBER} frames/s\), constant drift \({NUMBER}, {NUMBER}\) px/frame", out)
+    drift = re.search(rf"Drift: \({NUMBER}, {NUMBER}\) px/frame recovered \(true \({NUMBER}, "
+                      rf"{NUMBER}\), tolerance ±{NUMBER}", out)
+    diffusion = re.search(rf"Diffusion: D = {NUMBER} µm²/s recovered \(true {NUMBER}, "
+                          rf"{NUMBER}%\), exponent n = {NUMBER}", out)
+    assert truth and drift and diffusion, out
+    return {"truth": [float(v) for v in truth.groups()],
+            "drift": [float(v) for v in drift.groups()],
+            "diffusion": [float(v) for v in diffusion.groups()]}
+
+
+@pytest.mark.parametrize("options, mpp, fps, diffusion, drift", [
+    ([], 0.5, 4, 0.25, (0.1, 0.15)),  # the defaults
+    (["--seed", "3", "--diffusion", "0.4", "--drift", "-0.2", "0.05", "--mpp", "0.2",
+      "--fps", "2"], 0.2, 2, 0.4, (-0.2, 0.05)),
+])
+def test_demo_recovers_diffusion_and_drift(tmp_path, capsys, options, mpp, fps, diffusion,
+                                           drift):
+    assert main(["demo", "-q", "-o", str(tmp_path), *options]) == 0
+    out = capsys.readouterr().out
+    assert "Result: OK" in out
+    numbers = demo_numbers(out)
+    true_d = diffusion * mpp ** 2 * fps  # um^2/s
+    assert numbers["truth"] == pytest.approx([diffusion, true_d, mpp, fps, *drift], rel=1e-3)
+    # D within 10% of the truth (the fit's standard error is about 3% here)
+    d, printed_true_d, percent, exponent = numbers["diffusion"]
+    assert printed_true_d == pytest.approx(true_d, rel=1e-3)
+    assert abs(d / true_d - 1) <= 0.1
+    # (D printed to 3 significant digits: up to 0.5% off)
+    assert percent == pytest.approx(100 * (d / true_d - 1), abs=0.6)
+    assert 0.9 < exponent < 1.1
+    # the drift per frame to within 4 standard errors of the mean of 40 x 99 steps
+    tolerance = 4 * np.sqrt(2 * diffusion / (40 * 99))
+    assert numbers["drift"][4] == pytest.approx(tolerance, abs=1e-3)
+    np.testing.assert_allclose(numbers["drift"][:2], drift, rtol=0, atol=tolerance)
+    np.testing.assert_allclose(numbers["drift"][2:4], drift)
+    # the units are recorded in the store, for any later analysis of it
+    with st.PandasHDFStore(tmp_path / "demo.h5", mode="r") as store:
+        assert st.workflow.units(store) == {"mpp": mpp, "fps": fps}
+
+
+@pytest.mark.parametrize("wrong", ["diffusion", "drift"])
+def test_demo_fails_when_the_movie_is_not_what_it_says(tmp_path, capsys, monkeypatch, wrong):
+    # a movie with twice the diffusion coefficient, or without the drift, that the
+    # demo's truth announces: the recovered values give it away
+    real = st.synthetic.brownian_movie
+
+    def other_movie(*args, **kwargs):
+        if wrong == "diffusion":
+            kwargs["diffusion"] *= 2
+        else:
+            kwargs["drift"] = (0.0, 0.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st.synthetic, "brownian_movie", other_movie)
+    assert main(["demo", "-q", "-o", str(tmp_path), "--n-frames", "40", "--n-particles",
+                 "70"]) == 1
+    out = capsys.readouterr().out
+    assert "Result: WORSE THAN EXPECTED" in out
+    assert "true trajectories recovered whole" in out  # detection and linking went well
+    d, true_d, _, _ = demo_numbers(out)["diffusion"]
+    if wrong == "diffusion":
+        assert d / true_d > 1.5
+    else:
+        assert np.abs(demo_numbers(out)["drift"][:2]).max() < 0.05

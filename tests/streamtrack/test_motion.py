@@ -283,12 +283,161 @@ def test_import_does_not_load_matplotlib():
     assert out.stdout.strip() == "False"
 
 
-def test_a_store_is_refused_with_a_clear_error(tmp_path):
-    """Streaming from stores is not there yet: the error says how to analyse one."""
-    import streamtrack as tp
+def _with(traj, **columns):
+    out = traj.copy()
+    for name, values in columns.items():
+        out[name] = values(out) if callable(values) else values
+    return out
 
-    with tp.PandasHDFStoreChunked(tmp_path / "s.h5") as store:
-        store.put(pd.DataFrame({"frame": [0], "y": [1.0], "x": [2.0], "particle": [0]}))
-        for function in (tp.imsd, tp.emsd):
-            with pytest.raises(TypeError, match=r"store\.dump\(\)"):
-                function(store, 1, 1)
+
+def _some(traj, fraction, seed):
+    return np.random.default_rng(seed).random(len(traj)) < fraction
+
+
+# tables for compute_drift: the fast array path's branches and trackpy's quirks
+DRIFT_TABLES = {
+    "unsorted": lambda t: t.sample(frac=1, random_state=1),
+    "nan-particles": lambda t: _with(t, particle=lambda d: d.particle.astype(float).mask(
+        _some(d, 0.1, 1))),
+    "nan-particles-unsorted": lambda t: _with(t, particle=lambda d: d.particle.astype(float).mask(
+        _some(d, 0.1, 1))).sample(frac=1, random_state=2),
+    "inf-particles": lambda t: _with(t, particle=lambda d: d.particle.astype(float).mask(
+        _some(d, 0.1, 3), np.inf)),
+    "all-nan-particles": lambda t: _with(t, particle=np.nan),
+    "float-frames-with-nan": lambda t: _with(t, frame=lambda d: d.frame.astype(float).mask(
+        _some(d, 0.1, 4))),
+    "fractional-frames": lambda t: _with(t, frame=lambda d: d.frame + 0.5),
+    "float32-frames": lambda t: t.astype({"frame": np.float32}),
+    "uint8-frames": lambda t: t.astype({"frame": np.uint8}),
+    "int32-frames": lambda t: t.astype({"frame": np.int32}),
+    "negative-frames": lambda t: _with(t, frame=lambda d: d.frame - 1000),
+    "sparse-frames": lambda t: _with(t, frame=lambda d: d.frame + np.where(d.frame > 20, 10**9, 0)),
+    "no-steps": lambda t: _with(t, frame=lambda d: d.frame * 3),
+    "negative-ids": lambda t: _with(t, particle=lambda d: -d.particle),
+    "fractional-ids": lambda t: _with(t, particle=lambda d: d.particle * 0.37 + 0.1),
+    "32-bit-ids": lambda t: _with(t, particle=lambda d: d.particle * 70_001 + 5),
+    "32-bit-ids-unsorted": lambda t: _with(t, particle=lambda d: d.particle * 70_001 + 5).sample(
+        frac=1, random_state=5),
+    "64-bit-ids": lambda t: _with(t, particle=lambda d: d.particle * 2**40 - 2**62),
+    "uint16-ids": lambda t: t.astype({"particle": np.uint16}),
+    "Int64-ids-with-NA": lambda t: _with(t, particle=lambda d: d.particle.astype("Int64").mask(
+        _some(d, 0.1, 6))),
+    "duplicate-rows": lambda t: pd.concat([t, t.sample(40, random_state=1).assign(
+        x=lambda d: d.x + 100)], ignore_index=True),
+    "duplicate-rows-sorted": lambda t: pd.concat([t, t.sample(40, random_state=1).assign(
+        x=lambda d: d.x + 100)], ignore_index=True).sort_values("frame", kind="stable"),
+    "nan-positions": lambda t: _with(t, x=lambda d: d.x.mask(_some(d, 0.05, 7)),
+                                     y=lambda d: d.y.mask(d.frame == 10)),
+    "inf-positions": lambda t: _with(t, x=lambda d: d.x.mask(_some(d, 0.02, 8), np.inf)),
+    "int-positions": lambda t: _with(t, x=lambda d: d.x.round().astype(np.int64),
+                                     y=lambda d: d.y.round().astype(np.int32)),
+    "float32-positions": lambda t: t.astype({"x": np.float32, "y": np.float32}),
+    "int16-positions": lambda t: _with(t, x=lambda d: d.x.round().astype(np.int16)),
+    "Float64-positions": lambda t: t.astype({"x": "Float64"}),
+    "index-named-particle": lambda t: t.set_index("particle", drop=False),
+    "object-columns": lambda t: t.set_axis(pd.Index(list(t.columns), dtype=object), axis=1),
+    "string-columns": lambda t: t.set_axis(pd.Index(list(t.columns), dtype="string"), axis=1),
+    "one-row": lambda t: t.iloc[:1],
+    "two-rows": lambda t: pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 2.0], "frame": [4, 5],
+                                        "particle": [3, 3]}),
+    "empty-int": lambda t: t.iloc[:0],
+}
+
+
+@pytest.mark.parametrize("smoothing", [0, 3])
+@pytest.mark.parametrize("name", sorted(DRIFT_TABLES))
+def test_compute_drift_tables(name, smoothing):
+    traj = DRIFT_TABLES[name](make_traj(n_particles=40, n_frames=50, seed=7))
+    before = traj.copy()
+    expected = quiet(trackpy.compute_drift, traj.copy(), smoothing)
+    got = tp.compute_drift(traj, smoothing)
+    pd.testing.assert_frame_equal(traj, before)
+    pd.testing.assert_frame_equal(got, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("id_scale", [1, 401, 70_001])
+def test_compute_drift_large_table(id_scale):
+    """Thousands of frames and particles: the ids' range fits 16 bits, needs
+    numbering (up to 16 times the rows), or needs two radix passes."""
+    traj = make_traj(n_particles=600, n_frames=300, seed=12, drift=0.2)
+    traj["particle"] = traj["particle"] * id_scale
+    for table in (traj, traj.sample(frac=1, random_state=3)):
+        pd.testing.assert_frame_equal(tp.compute_drift(table),
+                                      quiet(trackpy.compute_drift, table.copy()), rtol=1e-9)
+
+
+def test_compute_drift_int_column_names():
+    traj = make_traj(seed=8).rename(columns={"x": 0, "y": 1})
+    pd.testing.assert_frame_equal(tp.compute_drift(traj, pos_columns=[1, 0]),
+                                  quiet(trackpy.compute_drift, traj.copy(), pos_columns=[1, 0]),
+                                  rtol=1e-9)
+
+
+def test_compute_drift_frame_particle_multiindex():
+    """trackpy refuses an index with levels named like the columns (ambiguous
+    sort keys); the columns are what it would use, and what streamtrack uses."""
+    traj = make_traj(seed=9)
+    indexed = traj.set_index(["frame", "particle"], drop=False)
+    with pytest.raises(ValueError):
+        quiet(trackpy.compute_drift, indexed.copy())
+    pd.testing.assert_frame_equal(tp.compute_drift(indexed), tp.compute_drift(traj))
+
+
+def test_compute_drift_fast_path_taken():
+    """A linked table (float positions, int frames and ids) takes the array path."""
+    from streamtrack import _drift
+
+    traj = make_traj(seed=10)
+    traj["mass"] = 1.0
+    assert _drift.table_arrays(traj, ["y", "x"]) is not None
+    assert _drift.table_arrays(traj.astype({"x": np.float32}), ["y", "x"]) is None
+
+
+def test_mean_steps_id_encodings_agree():
+    """Offset ids, numbered ids, two radix passes, lexsort of int or fractional
+    ids: the same steps in the same order, so the same bits."""
+    from streamtrack._drift import mean_steps
+
+    traj = make_traj(n_particles=600, n_frames=300, seed=13)
+    frames = traj["frame"].to_numpy()
+    r = traj[["y", "x"]].to_numpy()
+    ids = traj["particle"].to_numpy()
+    reference = mean_steps(frames, ids, r)
+    for particles in (ids * 401, ids * 70_001, ids * 2**40, ids * 0.5 + 0.25,
+                      ids.astype(float) * 401, ids.astype(np.uint32)):
+        for result, want in zip(mean_steps(frames, particles, r), reference):
+            np.testing.assert_array_equal(result, want)
+
+
+def test_mean_steps_blocks_add_up():
+    """Per-frame sums and counts of blocks of frames that overlap by one frame
+    add up to those of the whole table (what a stream does)."""
+    from streamtrack._drift import drift_table, mean_steps
+
+    traj = make_traj(n_particles=50, n_frames=80, seed=14, drift=0.3)
+    whole = tp.compute_drift(traj)
+    sums, counts = {}, {}
+    for lo, hi in [(0, 20), (20, 55), (55, 80)]:
+        block = traj[(traj.frame >= lo) & (traj.frame <= hi)]
+        step_frames, s, c = mean_steps(block["frame"].to_numpy(), block["particle"].to_numpy(),
+                                       block[["y", "x"]].to_numpy())
+        assert step_frames.dtype == np.int64 and c.shape == (len(step_frames),)
+        for f, si, ci in zip(step_frames, s, c):
+            sums[f] = sums.get(f, 0) + si
+            counts[f] = counts.get(f, 0) + ci
+    frames = np.array(sorted(sums))
+    got = drift_table(frames, np.array([sums[f] for f in frames]),
+                      np.array([counts[f] for f in frames]), 0, ["y", "x"], np.int64)
+    pd.testing.assert_frame_equal(got, whole, rtol=1e-12)
+
+
+def test_mean_steps_nan_coordinates_counted_per_column():
+    from streamtrack._drift import mean_steps
+
+    frames = np.array([0, 1, 2, 0, 1, 2])
+    particles = np.array([1, 1, 1, 2, 2, 2.0])
+    r = np.array([[0, 0], [1, np.nan], [2, 2], [5, 5], [6, 6], [7, 7.0]])
+    step_frames, sums, counts = mean_steps(frames, particles, r)
+    np.testing.assert_array_equal(step_frames, [1, 2])
+    np.testing.assert_array_equal(counts, [[2, 1], [2, 1]])
+    np.testing.assert_array_equal(sums, [[2, 1], [2, 1]])

@@ -71,3 +71,29 @@ def test_drift_moves_every_particle_and_stays_in_view():
     # without drift, the walks are those of before (same seed, same numbers)
     pd.testing.assert_frame_equal(still, synthetic.brownian_trajectories(20, 200, diffusion=0.5,
                                                                          seed=3))
+
+
+def test_steps_have_the_diffusion_and_drift_asked_for():
+    diffusion, drift, n_frames = 0.5, np.array([0.3, -0.2]), 41
+    truth = synthetic.brownian_trajectories(600, n_frames, shape=(1000, 1000),
+                                            diffusion=diffusion, drift=tuple(drift),
+                                            min_separation=40, seed=7)
+    # only the walks that start 30 px clear of any wall (walls at margin 12 from the
+    # edges, moved in by the drift's whole shift): steps of sd 1 px add up to 6.3 px
+    # (sd) in 40 frames, so these walks are never reflected (a 4.7 sd excursion)
+    shift = np.abs(drift) * (n_frames - 1)
+    start = truth[truth["frame"] == 0].set_index("particle")[["y", "x"]]
+    clear = ((start >= 12 + shift + 30) & (start <= 1000 - 13 - shift - 30)).all(axis=1)
+    walks = truth[truth["particle"].isin(start.index[clear])]
+    steps = walks.sort_values(["particle", "frame"]).groupby("particle")[["y", "x"]].diff()
+    steps = steps.dropna().to_numpy()
+    n = len(steps)  # independent steps per axis
+    assert n > 15000
+    # each step is drift + N(0, 2 D) per axis: its mean is the drift to within
+    # sqrt(2 D / n) = 0.007 px (4 standard errors allowed) ...
+    np.testing.assert_allclose(steps.mean(axis=0), drift, rtol=0,
+                               atol=4 * np.sqrt(2 * diffusion / n))
+    # ... and its mean squared deviation from the drift is 2 D, to within a relative
+    # sqrt(2 / n) = 1% (a chi-squared mean of n values; 4 standard errors allowed)
+    msd = ((steps - drift) ** 2).mean(axis=0)
+    np.testing.assert_allclose(msd, 2 * diffusion, rtol=4 * np.sqrt(2 / n), atol=0)

@@ -128,14 +128,44 @@ class FramewiseData(ABC):
         for frame_no in list(self.frames):
             yield self.get(frame_no)
 
+    def read_frames(self, frame_numbers):
+        """The rows of several stored frames as one DataFrame (a new RangeIndex).
+
+        The analysis functions read stores block by block through it. The
+        default concatenates :meth:`get`; a layout may read contiguous frames
+        at once.
+
+        Parameters
+        ----------
+        frame_numbers : sequence of int
+            Stored frame numbers, ascending.
+
+        Returns
+        -------
+        DataFrame or None
+            None when the frames have no rows.
+        """
+        parts = [part for part in (self.get(int(f)) for f in frame_numbers) if len(part)]
+        return pd.concat(parts, ignore_index=True) if parts else None
+
     def dump(self, N=None):
-        """All frames (or the first ``N``) as one DataFrame."""
+        """All frames (or the first ``N``) as one DataFrame.
+
+        The units record, when the store has one, is in the table's
+        ``attrs['units']`` (``{'mpp': ..., 'fps': ...}``).
+        """
         frames = list(self.frames)
         if N is not None:
             frames = frames[:N]
         if not frames:
-            return pd.DataFrame(columns=[self.t_column])
-        return pd.concat([self.get(n) for n in frames])
+            table = pd.DataFrame(columns=[self.t_column])
+        else:
+            table = pd.concat([self.get(n) for n in frames])
+        units = self.metadata.get("units")
+        if units:
+            # the movie's units travel with the table: the analysis defaults
+            table.attrs["units"] = dict(units)
+        return table
 
     @property
     def max_frame(self):

@@ -299,6 +299,48 @@ class PandasHDFStoreChunked(_Opening, _Columns, _Sealing, _ChunkRecords):
             return _journal.decode_frame(self._read_wal(k, offset, length))
         return self._read_sealed(k, frame_no)
 
+    def read_frames(self, frame_numbers):
+        """The rows of several frames as one DataFrame: sealed frames that lie
+        next to each other in a chunk file with the same columns are read in
+        one call (a frame at a time costs ~0.2 ms of DataFrame building)."""
+        parts = []
+        run = []                       # (start, count) of sealed frames read together
+
+        def flush(k):
+            if run:
+                table = self._chunk_file(k).root[CHUNK_KEY].table
+                rows = read_table_rows(table, run[0][0], run[-1][0] + run[-1][1])
+                if rows is None:
+                    parts.extend(self._read_sealed(k, f) for f in run_frames)
+                else:
+                    parts.append(rows)
+                run.clear()
+                run_frames.clear()
+
+        run_frames = []
+        current = None
+        for frame_no in frame_numbers:
+            frame_no = int(frame_no)
+            k = frame_no // self.chunk_size
+            chunk = self._chunks.get(k)
+            if k != current:
+                flush(current)
+                current = k
+            if chunk is None or frame_no not in self._frame_set:
+                raise KeyError(f"frame {frame_no} is not in {self.filename!r}")
+            if frame_no in chunk.journal or len(self._index(k).signatures) > 1:
+                flush(k)
+                parts.append(self.get(frame_no))
+                continue
+            start, count, _sig = chunk.rows[frame_no]
+            if run and run[-1][0] + run[-1][1] != start:
+                flush(k)
+            run.append((start, count))
+            run_frames.append(frame_no)
+        flush(current)
+        parts = [p for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else None
+
     def _read_wal(self, k, offset, length):
         handle = self._wal_readers.get(k)
         if handle is None:
