@@ -35,16 +35,27 @@ def single_thread():
         os.environ[var] = "1"
 
 
-def rounds(runs, repeats):
-    """Run every callable of ``runs`` (name -> fn) once per round, ``repeats``
-    rounds, interleaved so that machine noise hits all alike; name -> times."""
+def rounds(runs, repeats, loops=1):
+    """Run every callable of ``runs`` (name -> fn) ``loops`` times per round,
+    ``repeats`` rounds, interleaved so that machine noise hits all alike;
+    name -> seconds per call, one value per round."""
     times = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
             start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(loops):
+                fn()
+            times[name].append((time.perf_counter() - start) / loops)
     return times
+
+
+def loops_for(fn, seconds=0.2):
+    """How many calls of ``fn`` take about ``seconds`` (at least 1): calls of a
+    few milliseconds timed one at a time are mostly timer and cache noise."""
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    return max(1, int(seconds / max(once, 1e-6)))
 
 
 def spread(values, scale=1.0, fmt="7.2f"):

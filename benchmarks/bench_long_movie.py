@@ -14,9 +14,10 @@ of ``len``/``max_frame``/``frames``/``get``/``put`` near frame 100 and near the
 last frame, and trackpy 0.7 on the ``compare-frames`` run (its
 ``PandasHDFStoreBig``, the trackpy store meant for many frames).
 
-``--analysis``: ``emsd`` streamed from a linked chunked store of ``frames``
-(and ``compare-frames``) frames x ``features`` trajectories (written once into
-the temp folder), each in a fresh process: time and peak RSS.
+``--analysis``: ``emsd``, then ``streamtrack analyse``'s work, streamed from a
+linked chunked store of ``frames`` (and ``compare-frames``) frames x
+``features`` trajectories (written once into the temp folder), each in a
+fresh process: time and peak RSS.
 """
 import argparse
 import json
@@ -214,26 +215,46 @@ def run_emsd(path):
                 msd_1=float(result.iloc[0]), lags=len(result))
 
 
+def run_analyse(path):
+    """``streamtrack analyse``'s work (both passes, no files): time and peak RSS."""
+    import streamtrack as st
+    from streamtrack.analysis import analyse
+
+    with st.PandasHDFStoreChunked(path, mode="r") as store:
+        n_frames = len(store)
+        before = peak_rss_mb()
+        start = time.perf_counter()
+        result = analyse(store, max_lagtime=MAX_LAGTIME)
+        elapsed = time.perf_counter() - start
+    return dict(frames=n_frames, seconds=elapsed, rss=peak_rss_mb(), rss_before=before,
+                msd_1=float(result.emsd["msd"].iloc[0]), lags=len(result.emsd))
+
+
 def analysis_main(args):
     print(f"emsd streamed from a linked PandasHDFStoreChunked: {args.features} particles/frame, "
           f"max_lagtime {MAX_LAGTIME}, units from the store", flush=True)
-    runs = {}
-    for n in (args.compare_frames, args.frames):
-        path = linked_store_path(n, args.features)
-        runs[n] = spawn("emsd", n, args.features, path)
-        r = runs[n]
-        print(f"  {n:,} frames: {r['seconds']:.1f} s ({1e3 * r['seconds'] / n:.2f} ms/frame), "
-              f"peak RSS {r['rss']:.1f} MB (after imports and opening {r['rss_before']:.1f} "
-              f"MB); MSD at lag 1: {r['msd_1']:.5f} um^2", flush=True)
-    small, big = runs[args.compare_frames], runs[args.frames]
-    growth = 100 * (big["rss"] - small["rss"]) / small["rss"]
-    print(f"  peak RSS {args.frames:,} vs {args.compare_frames:,} frames: {big['rss']:.1f} vs "
-          f"{small['rss']:.1f} MB ({growth:+.1f}%, target within 10%)")
+    for what in ("emsd", "analyse"):
+        runs = {}
+        print(f"  {what}:" + (" streamtrack.analysis.analyse (streamtrack analyse without "
+                              "the files)" if what == "analyse" else ""))
+        for n in (args.compare_frames, args.frames):
+            path = linked_store_path(n, args.features)
+            runs[n] = spawn(what, n, args.features, path)
+            r = runs[n]
+            print(f"    {n:,} frames: {r['seconds']:.1f} s ({1e3 * r['seconds'] / n:.2f} "
+                  f"ms/frame), peak RSS {r['rss']:.1f} MB (after imports and opening "
+                  f"{r['rss_before']:.1f} MB); MSD at lag 1: {r['msd_1']:.5f} um^2", flush=True)
+        small, big = runs[args.compare_frames], runs[args.frames]
+        growth = 100 * (big["rss"] - small["rss"]) / small["rss"]
+        print(f"    peak RSS {args.frames:,} vs {args.compare_frames:,} frames: "
+              f"{big['rss']:.1f} vs {small['rss']:.1f} MB ({growth:+.1f}%, target within 10%)",
+              flush=True)
 
 
 def child(args):
-    if args.child == "emsd":
-        print("RESULT " + json.dumps(run_emsd(args.store)))
+    if args.child in ("emsd", "analyse"):
+        run = run_emsd if args.child == "emsd" else run_analyse
+        print("RESULT " + json.dumps(run(args.store)))
         return
     path = os.path.join(tempfile.mkdtemp(prefix="long_movie_"), "movie.h5")
     run = run_trackpy if args.child == "trackpy" else run_streamtrack
@@ -257,7 +278,7 @@ def main():
     parser.add_argument("--features", type=int, default=500)
     parser.add_argument("--compare-frames", type=int, default=10_000)
     parser.add_argument("--no-trackpy", action="store_true")
-    parser.add_argument("--child", choices=["streamtrack", "trackpy", "emsd"])
+    parser.add_argument("--child", choices=["streamtrack", "trackpy", "emsd", "analyse"])
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--analysis", action="store_true",
                         help="only emsd streamed from a linked store of --frames (and "

@@ -368,8 +368,9 @@ def warn_too_short(function):
 
 # ---------------------------------------------------------------- filtering
 def _write_or_collect(store, output, keep_rows, function, progress=None, transform=None):
-    """Stream ``store``'s frames, keep rows, put each frame into ``output``
-    (returned) or collect them (a DataFrame indexed by frame, as trackpy's filters)."""
+    """Stream ``store``'s frames in blocks, keep rows, put each frame into
+    ``output`` (returned) or collect the blocks (a list of DataFrames)."""
+    mark = None
     if output is not None:
         if output is store:
             raise ValueError(f"{function}: output= is the store being read; pass another "
@@ -382,21 +383,26 @@ def _write_or_collect(store, output, keep_rows, function, progress=None, transfo
             for name, record in (store.metadata or {}).items():
                 output.save_metadata(name, record)
     kept = []
-    for n, frame_no in enumerate(list(store.frames)):
-        table = store.get(frame_no)
-        rows = keep_rows(table)
-        part = table[rows] if rows is not None else table
-        if transform is not None:
-            part = transform(part)
-        if output is None:
-            kept.append(part)
-        else:
-            if len(part):
-                output.put(part.reset_index(drop=True))
-            if mark is not None:
+    frames = np.asarray(store.frames, dtype=np.int64)
+    for start in range(0, len(frames), MIN_BLOCK):
+        block = frames[start:start + MIN_BLOCK]
+        table = store.read_frames(block)
+        if table is not None:
+            rows = keep_rows(table)
+            part = table[rows] if rows is not None else table
+            if transform is not None:
+                part = transform(part)
+            if output is None:
+                kept.append(part)
+            elif len(part):
+                flat = part.reset_index(drop=True)
+                for _frame_no, rows_of_frame in flat.groupby("frame", sort=True):
+                    output.put(rows_of_frame.reset_index(drop=True))
+        if mark is not None:
+            for frame_no in block:
                 mark(int(frame_no))
         if progress is not None:
-            progress(n + 1)
+            progress(start + len(block))
     return output if output is not None else kept
 
 

@@ -180,3 +180,23 @@ def test_the_command_shows_progress(stores, tmp_path):
     assert "Diffusion: D = A/4 = " in result.stdout
     assert "scan: 100%" in result.stderr and "measure: 100%" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(an.OUTPUTS)
+
+
+def test_readme_output_is_what_the_demo_gives(tmp_path, capsys):
+    """The README's `streamtrack demo -o demo && streamtrack analyse ...` listing
+    is this run's output (the lines after the demo's tracking lines)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    listing = re.search(r"\$ streamtrack demo -o demo && streamtrack analyse demo/demo.h5 "
+                        r"-o demo/analysis\n(.*?)```", readme, re.S).group(1)
+    assert main(["demo", "-q", "-o", str(tmp_path / "demo")]) == 0
+    assert main(["analyse", "-q", str(tmp_path / "demo" / "demo.h5"), "-o",
+                 str(tmp_path / "demo" / "analysis")]) == 0
+    printed = capsys.readouterr().out.replace(str(tmp_path) + "/", "")
+    shown = [line for line in listing.splitlines() if line != "..."]
+    lines = printed.splitlines()
+    for line in shown:
+        if line.startswith("Locating") or line.startswith("Done in"):
+            continue
+        assert line in lines, line
