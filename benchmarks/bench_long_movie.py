@@ -233,7 +233,7 @@ def run_analyse(path):
 def analysis_main(args):
     print(f"emsd streamed from a linked PandasHDFStoreChunked: {args.features} particles/frame, "
           f"max_lagtime {MAX_LAGTIME}, units from the store", flush=True)
-    for what in ("emsd", "analyse"):
+    for what in args.what:
         runs = {}
         print(f"  {what}:" + (" streamtrack.analysis.analyse (streamtrack analyse without "
                               "the files)" if what == "analyse" else ""))
@@ -280,6 +280,8 @@ def main():
     parser.add_argument("--no-trackpy", action="store_true")
     parser.add_argument("--child", choices=["streamtrack", "trackpy", "emsd", "analyse"])
     parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--what", nargs="+", choices=["emsd", "analyse"],
+                        default=["emsd", "analyse"], help="with --analysis: which calls")
     parser.add_argument("--analysis", action="store_true",
                         help="only emsd streamed from a linked store of --frames (and "
                              "--compare-frames) frames: time and peak RSS")

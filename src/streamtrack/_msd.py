@@ -220,6 +220,10 @@ class Ensemble:
             results = num / den[:, None]
         lagtimes = np.flatnonzero(self.present) + 1
         results = results[self.present]
+        # trackpy averages the lag time too, weighted like the MSDs: a third of
+        # its labels come out an ulp off lag/fps, em.loc[1.0] can miss, and two
+        # results whose particles were summed in another order do not align
+        results[:, -1] = lagtimes / self.fps
         columns = ([f"<{p}>" for p in pos_columns] + [f"<{p}^2>" for p in pos_columns]
                    + ["msd", "N", "lagt"])
         if not detail:

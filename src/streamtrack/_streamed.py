@@ -316,7 +316,11 @@ def imsd(store, mpp, fps, max_lagtime, statistic, pos_columns, keep=None, drift=
 
 
 class Individual:
-    """trackpy's ``imsd`` table, collected from the finished trajectories."""
+    """trackpy's ``imsd`` table, collected from the finished trajectories.
+
+    Each batch keeps a compact copy of its one column (a view would keep the
+    batch's whole table alive), and the result is filled once, in id order.
+    """
 
     def __init__(self, scan, fps, column, lagt=False):
         self.scan, self.fps, self.column, self.lagt = scan, float(fps), column, lagt
@@ -327,7 +331,7 @@ class Individual:
         self.codes.append(codes[some])
         self.nlags.append(nlags[some])
         if not self.lagt:
-            self.columns.extend(values[some, :, self.column])
+            self.columns.append(np.array(values[some, :, self.column]))
 
     def result(self, warn=True):
         """The table; ``warn``: say so when it is empty."""
@@ -335,20 +339,25 @@ class Individual:
         nlags = np.concatenate(self.nlags) if self.nlags else np.zeros(0, np.int64)
         lmax = int(nlags.max()) if len(nlags) else 0
         lagtimes = np.arange(1, lmax + 1)
-        if self.lagt:
-            data = np.where(lagtimes[:, None] <= nlags[None, :], lagtimes[:, None] / self.fps,
-                            np.nan)
-        else:
-            data = np.full((lmax, len(codes)), np.nan)
-            for i, col in enumerate(self.columns):
-                data[:min(lmax, len(col)), i] = col[:lmax]
-        if not len(codes) and warn:
-            warn_too_short("imsd")
         ids = self.scan.ids[codes] if len(codes) else np.zeros(0)
         order = np.argsort(ids, kind="stable")
+        if self.lagt:
+            data = np.where(lagtimes[:, None] <= nlags[None, order],
+                            lagtimes[:, None] / self.fps, np.nan)
+        else:
+            place = np.empty(len(codes), np.int64)
+            place[order] = np.arange(len(codes))        # column of each collected row
+            data = np.full((lmax, len(codes)), np.nan)
+            done = 0
+            for batch in self.columns:
+                width = min(lmax, batch.shape[1])
+                data[:width, place[done:done + len(batch)]] = batch[:, :width].T
+                done += len(batch)
+            self.columns = []
+        if not len(codes) and warn:
+            warn_too_short("imsd")
         index = pd.Index(lagtimes.astype("float64") / self.fps, name="lag time [s]")
-        return pd.DataFrame(data[:, order], index=index, columns=pd.Index(ids[order]),
-                            copy=False)
+        return pd.DataFrame(data, index=index, columns=pd.Index(ids[order]), copy=False)
 
 
 def msd(store, mpp, fps, max_lagtime, detail, pos_columns, progress=None):

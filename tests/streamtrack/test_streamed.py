@@ -364,3 +364,36 @@ def test_readme_store_example_runs(tmp_path, monkeypatch):
     kept = tp.filter_stubs(table, 25)
     still = tp.subtract_drift(kept, tp.compute_drift(kept))
     assert_same(scope["em_still"], tp.emsd(still, 0.35, 24))
+
+
+def test_emsd_lag_times_are_exact_and_align(case):
+    """trackpy's emsd labels are weighted means of equal lag times, off by an ulp
+    for some lags; ours are lag / fps exactly, so a streamed and an in-memory
+    result align label for label (subtracting one from the other works)."""
+    store, pos = case
+    streamed = tp.emsd(store, 0.35, 24, pos_columns=pos)
+    in_memory = tp.emsd(store.dump(), 0.35, 24, pos_columns=pos)
+    lagtimes = np.arange(1, len(in_memory) + 1) / 24.0
+    np.testing.assert_array_equal(streamed.index.to_numpy(), lagtimes)
+    np.testing.assert_array_equal(in_memory.index.to_numpy(), lagtimes)
+    difference = streamed - in_memory                 # aligns: no label is lost
+    assert len(difference) == len(in_memory)
+    unmeasured = in_memory.isna().to_numpy()             # lags no pair measured
+    assert (difference.isna().to_numpy() == unmeasured).all()
+    np.testing.assert_allclose(difference.to_numpy()[~unmeasured], 0,
+                               atol=1e-12 * np.nanmax(in_memory.abs().to_numpy()))
+    detail = tp.emsd(store, 0.35, 24, detail=True, pos_columns=pos)
+    np.testing.assert_array_equal(detail["lagt"].to_numpy(), lagtimes)
+
+
+def test_trackpy_emsd_labels_are_off_by_an_ulp():
+    """Why the labels differ from trackpy's: its own are not lag / fps."""
+    import trackpy
+
+    traj = make_traj(n_particles=60, n_frames=80, seed=8)
+    theirs = quiet(trackpy.emsd, traj, 100 / 285.0, 24)
+    lagtimes = np.arange(1, len(theirs) + 1) / 24.0
+    assert (theirs.index.to_numpy() != lagtimes).any()
+    np.testing.assert_allclose(theirs.index.to_numpy(), lagtimes, rtol=1e-15)
+    ours = tp.emsd(traj, 100 / 285.0, 24)
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-9)
