@@ -13,6 +13,15 @@ functions on the whole table::
     t = tp.subtract_drift(t, drift)
     tp.emsd(t, mpp, fps, max_lagtime, detail=True), tp.imsd(t, mpp, fps, max_lagtime)
 
+The store may also be a DataFrame of linked features (a table in memory,
+e.g. a napari layer linked without a store): :func:`analyse` reads it through
+:class:`streamtrack.stores._memory.TableStore`, the same way and with the same
+numbers as a store of the same rows.
+
+The power law is fitted on every lag time of the ensemble MSD, or on a range
+of them (``fit_lags``); :meth:`Analysis.refit` fits another range without
+reading the store again.
+
 Front-end neutral: :func:`analyse` returns an :class:`Analysis`, whose
 :meth:`~Analysis.summary` lines the command line prints and whose
 :meth:`~Analysis.write` saves tables and figures; the ``plot_*`` functions
@@ -21,6 +30,7 @@ matplotlib is imported only when a plot is drawn.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -54,7 +64,8 @@ class Analysis:
     NaN without two lag times to fit); ``D`` (µm²/s) is ``A / (2 ndim)`` when
     ``|n - 1| <= DIFFUSIVE_TOLERANCE``, else None. ``notes`` are the
     warnings (no trajectory long enough...); ``frame_range`` the store's first
-    and last frame numbers.
+    and last frame numbers. ``fit_lags`` is the range of lags (frames,
+    inclusive) the power law was fitted on, None for every lag.
     """
 
     mpp: float
@@ -74,6 +85,7 @@ class Analysis:
     D: float | None = None
     notes: list = field(default_factory=list)
     frame_range: tuple = (0, -1)
+    fit_lags: tuple | None = None
 
     @property
     def lengths(self) -> pd.Series:
@@ -93,6 +105,46 @@ class Analysis:
         """The ensemble MSD (µm²) indexed by lag time (s), as ``emsd`` without detail."""
         return pd.Series(self.emsd["msd"].to_numpy(),
                          index=pd.Index(self.emsd["lagt"].to_numpy(), name="lagt"), name="msd")
+
+    def fitted_msd(self) -> pd.Series:
+        """The ensemble MSD values the power law is fitted on (µm², by lag time in s).
+
+        The positive values at the lags of ``fit_lags`` (all lags when None).
+        """
+        msd = self.msd
+        keep = np.isfinite(msd.to_numpy()) & (msd.to_numpy() > 0)
+        if self.fit_lags is not None:
+            lags = self.emsd.index.to_numpy(np.float64)
+            keep &= (lags >= self.fit_lags[0]) & (lags <= self.fit_lags[1])
+        return msd[keep]
+
+    def refit(self, fit_lags=None) -> Analysis:
+        """The same analysis with the power law fitted on the lags ``fit_lags``.
+
+        Nothing is read again: only ``n``, ``A``, ``D`` and ``fit_lags`` change.
+
+        Parameters
+        ----------
+        fit_lags : (int, int), optional
+            The first and last lag, in frames (inclusive; lags past the
+            MSD's last are ignored). None: every lag.
+
+        Returns
+        -------
+        Analysis
+            A new one (this one is unchanged). ``n``, ``A`` NaN and ``D`` None
+            when the range holds fewer than two positive MSD values.
+
+        Raises
+        ------
+        ValueError
+            ``fit_lags`` is not two whole numbers 1 <= first < last.
+        """
+        fit_lags = _check_fit_lags(fit_lags)
+        result = dataclasses.replace(self, fit_lags=fit_lags, n=np.nan, A=np.nan, D=None,
+                                     notes=list(self.notes))
+        _fit(result)
+        return result
 
     def drift_microns(self) -> pd.DataFrame:
         """The drift in µm, indexed by time in s (frame / fps)."""
@@ -131,7 +183,11 @@ class Analysis:
             lines.append(f"Ensemble MSD: lag times {lagt.iloc[0]:g}-{lagt.iloc[-1]:g} s "
                          f"({len(lagt)} lags), {self.imsd.shape[1]} trajectories, drift {done}.")
         if np.isfinite(self.n):
-            lines.append(f"Power-law fit MSD = A t^n: n = {self.n:.3f}, "
+            fitted = self.fitted_msd().index
+            over = ("" if self.fit_lags is None else
+                    f" on lags {self.fit_lags[0]}-{self.fit_lags[1]} frames "
+                    f"({fitted[0]:g}-{fitted[-1]:g} s, {len(fitted)} lags)")
+            lines.append(f"Power-law fit MSD = A t^n{over}: n = {self.n:.3f}, "
                          f"A = {self.A:.4g} µm²/s^n.")
             dims = 2 * self.ndim
             if self.D is not None:
@@ -143,7 +199,10 @@ class Analysis:
                              f"{DIFFUSIVE_TOLERANCE:g} of 1 ({kind}-diffusive motion); A is "
                              "the MSD at 1 s.")
         else:
-            lines.append("Power-law fit: none (it needs the MSD at two lag times or more).")
+            where = ("" if self.fit_lags is None else
+                     f" on lags {self.fit_lags[0]}-{self.fit_lags[1]} frames")
+            lines.append(f"Power-law fit: none (it needs the MSD at two lag times or "
+                         f"more{where}).")
         return lines + [f"Warning: {note}" for note in self.notes]
 
     def write(self, folder, overwrite=False) -> list[str]:
@@ -219,18 +278,36 @@ def _check(min_length, max_lagtime, smoothing):
             raise ValueError(f"analyse: {name} must be a whole number >= {low}, got {value!r}")
 
 
+def _check_fit_lags(fit_lags):
+    if fit_lags is None:
+        return None
+    try:
+        first, last = fit_lags
+    except (TypeError, ValueError):
+        first = last = None
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+               for v in (first, last)) or not 1 <= first < last:
+        raise ValueError(f"analyse: fit_lags must be two whole numbers 1 <= first < last "
+                         f"(lags in frames), got {fit_lags!r}")
+    return int(first), int(last)
+
+
 def analyse(store, mpp=None, fps=None, min_length=25, subtract_drift=True, max_lagtime=100,
-            smoothing=0, progress=None) -> Analysis:
+            smoothing=0, progress=None, fit_lags=None) -> Analysis:
     """Drift, MSDs and power-law fit of the trajectories of a linked store.
 
     Parameters
     ----------
-    store : FramewiseData
+    store : FramewiseData or DataFrame
         A linked store (a ``particle`` column), open for reading. It is read
-        twice, frame by frame: never whole.
+        twice, frame by frame: never whole. A DataFrame of linked features
+        (``frame``, ``particle``, ``x``, ``y``) is read the same way through a
+        :class:`~streamtrack.stores._memory.TableStore` (a frame-sorted copy):
+        the numbers are those of a store holding its rows.
     mpp, fps : float, optional
         Microns per pixel and frames per second. Default: the store's units
-        record (:func:`streamtrack.workflow.save_units`).
+        record (:func:`streamtrack.workflow.save_units`; a DataFrame's
+        ``attrs['units']``).
     min_length : int, optional
         Keep trajectories with at least this many positions (``filter_stubs``'
         threshold). Default 25.
@@ -244,7 +321,11 @@ def analyse(store, mpp=None, fps=None, min_length=25, subtract_drift=True, max_l
         ``compute_drift``'s rolling mean, frames. Default 0.
     progress : callable, optional
         Called as ``progress(stage, done, total)`` with stage ``'scan'`` then
-        ``'measure'``, and frames read so far out of the store's frames.
+        ``'measure'``, and frames read so far out of the store's frames. An
+        exception it raises stops the analysis (a front end's Cancel).
+    fit_lags : (int, int), optional
+        Fit the power law on the lags from ``fit_lags[0]`` to ``fit_lags[1]``
+        frames (inclusive). Default: every lag (see :meth:`Analysis.refit`).
 
     Returns
     -------
@@ -255,8 +336,8 @@ def analyse(store, mpp=None, fps=None, min_length=25, subtract_drift=True, max_l
     Raises
     ------
     ValueError
-        Unknown or bad units, a bad ``min_length``/``max_lagtime``/``smoothing``,
-        an empty or unlinked store, no ``x``/``y`` columns.
+        Unknown or bad units, a bad ``min_length``/``max_lagtime``/``smoothing``/
+        ``fit_lags``, an empty or unlinked store, no ``x``/``y`` columns.
 
     Examples
     --------
@@ -273,6 +354,11 @@ def analyse(store, mpp=None, fps=None, min_length=25, subtract_drift=True, max_l
     'Trajectories: 5 in the store, 5 with 20 positions or more.'
     """
     _check(min_length, max_lagtime, smoothing)
+    fit_lags = _check_fit_lags(fit_lags)
+    if isinstance(store, pd.DataFrame):
+        from .stores._memory import TableStore
+
+        store = TableStore(store)
     mpp, fps = _streamed.units(store, mpp, fps, "analyse")
     mpp, fps = float(mpp), float(fps)
     frames = np.asarray(store.frames, dtype=np.int64)
@@ -314,7 +400,7 @@ def analyse(store, mpp=None, fps=None, min_length=25, subtract_drift=True, max_l
                       max_lagtime=max_lagtime, smoothing=smoothing, ndim=ndim,
                       n_frames=total, tracks=tracks, drift=drift.current(), emsd=emsd,
                       imsd=imsd, frame_range=(int(frames[0]), int(frames[-1])) if total
-                      else (0, -1))
+                      else (0, -1), fit_lags=fit_lags)
     if not keep.any():
         result.notes.append(f"no trajectory has {min_length} positions or more (the longest "
                             f"has {int(scan.count.max())}): nothing to analyse; lower the "
@@ -331,8 +417,7 @@ def _fit(result):
     """The power-law fit of the ensemble MSD, and D when the motion is diffusive."""
     from .utils import fit_powerlaw
 
-    msd = result.msd
-    msd = msd[np.isfinite(msd.to_numpy()) & (msd.to_numpy() > 0)]
+    msd = result.fitted_msd()
     if len(msd) < 2:
         return
     fit = fit_powerlaw(msd, plot=False)
@@ -386,8 +471,11 @@ def plot_msd(ax, analysis, max_curves=200):
     ax.plot(positive.index, positive.to_numpy(), "o", color="black", ms=4,
             label=f"ensemble ({analysis.trajectories_after} trajectories)")
     if np.isfinite(analysis.n):
-        t = positive.index.to_numpy(np.float64)
+        t = analysis.fitted_msd().index.to_numpy(np.float64)
         label = f"fit MSD = A t^n: n = {analysis.n:.2f}, A = {analysis.A:.3g} µm²/s^n"
+        if analysis.fit_lags is not None:
+            label += f" (lags {t[0]:g}-{t[-1]:g} s)"
+            ax.axvspan(t[0], t[-1], color="tab:red", alpha=0.08, lw=0)
         if analysis.D is not None:
             label += f"\nD = A/{2 * analysis.ndim} = {analysis.D:.3g} µm²/s"
         ax.plot(t, analysis.A * t ** analysis.n, "-", color="tab:red", lw=2, label=label)
