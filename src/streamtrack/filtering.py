@@ -11,7 +11,7 @@ group-wise count or mean instead of one Python call per trajectory).
 """
 import numpy as np
 
-from . import _streamed
+from . import _streamed, _streamed_rows
 
 __all__ = ["filter_stubs", "filter_clusters", "filter"]
 
@@ -79,11 +79,11 @@ def filter_stubs(tracks, threshold=100, output=None):
         raise ValueError(f"threshold must be >= 0 (a number of frames), got {threshold!r}")
     if _streamed.is_store(tracks):
         scan = _streamed.Scan(tracks, "filter_stubs")
-        return _streamed.filter_by_particle(tracks, scan.count >= threshold, scan,
+        return _streamed_rows.filter_by_particle(tracks, scan.count >= threshold, scan,
                                             "filter_stubs", output)
     _check_columns(tracks)
     if output is not None:
-        return _streamed.put_frames(filter_stubs(tracks, threshold), output, "filter_stubs")
+        return _streamed_rows.put_frames(filter_stubs(tracks, threshold), output, "filter_stubs")
     # rows with a frame number per trajectory, broadcast back onto the rows;
     # rows without a particle get NaN and fail the comparison, as in trackpy
     counts = tracks.groupby(tracks["particle"].to_numpy(), sort=False)["frame"].transform(
@@ -138,16 +138,16 @@ def filter_clusters(tracks, quantile=0.8, threshold=None, output=None):
         if "size" not in scan.columns:
             raise ValueError("the store has no 'size' column to filter clusters by size")
         if threshold is None:
-            threshold = _streamed.size_quantile(tracks, scan, quantile)
+            threshold = _streamed_rows.size_quantile(tracks, scan, quantile)
         with np.errstate(divide="ignore", invalid="ignore"):
             means = scan.size_sum / scan.size_count
-        return _streamed.filter_by_particle(tracks, means < threshold, scan,
+        return _streamed_rows.filter_by_particle(tracks, means < threshold, scan,
                                             "filter_clusters", output)
     _check_columns(tracks)
     if "size" not in tracks.columns:
         raise ValueError("tracks must contain a 'size' column to filter clusters by size")
     if output is not None:
-        return _streamed.put_frames(filter_clusters(tracks, quantile, threshold), output,
+        return _streamed_rows.put_frames(filter_clusters(tracks, quantile, threshold), output,
                                     "filter_clusters")
     if threshold is None:
         threshold = tracks["size"].quantile(quantile)

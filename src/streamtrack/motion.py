@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import _msd, _streamed
+from . import _msd, _streamed, _streamed_rows
 
 __all__ = ["msd", "imsd", "emsd", "compute_drift", "subtract_drift", "vanhove"]
 
@@ -403,10 +403,10 @@ def subtract_drift(traj, drift=None, inplace=False, output=None):
                              "modified: pass output=another store")
         if drift is None:
             drift = compute_drift(traj)
-        return _streamed.rewrite(traj, output, "subtract_drift",
+        return _streamed_rows.rewrite(traj, output, "subtract_drift",
                                  lambda part: subtract_drift(part, drift))
     if output is not None:
-        return _streamed.put_frames(subtract_drift(traj, drift, inplace), output,
+        return _streamed_rows.put_frames(subtract_drift(traj, drift, inplace), output,
                                     "subtract_drift")
     if drift is None:
         drift = compute_drift(traj)

@@ -7,7 +7,7 @@ import pytest
 from test_motion import CASES, make_traj
 
 import streamtrack as tp
-from streamtrack import _streamed
+from streamtrack import _streamed, _streamed_rows
 from streamtrack.workflow import save_units
 
 STORES = {
@@ -229,11 +229,11 @@ def test_filter_clusters_quantile_narrows_in_passes(case, monkeypatch):
     """A budget of 3 values forces the bin holding the quantile to be narrowed
     16 bits at a time; the result is still exact."""
     store, _ = case
-    monkeypatch.setattr(_streamed, "QUANTILE_BUDGET", 3)
+    monkeypatch.setattr(_streamed_rows, "QUANTILE_BUDGET", 3)
     scan = _streamed.Scan(store, "t", sizes=True)
     sizes = store.dump()["size"]
     for q in (0.0, 0.25, 0.5, 0.8, 0.95, 1.0):
-        assert _streamed.size_quantile(store, scan, q) == sizes.quantile(q)
+        assert _streamed_rows.size_quantile(store, scan, q) == sizes.quantile(q)
 
 
 def test_filter_clusters_with_threshold(case):
