@@ -14,15 +14,78 @@ console until done, with a progress bar in the terminal.
 from __future__ import annotations
 
 import os
+import weakref
 
 import numpy as np
 
-__all__ = ["frames_from_layer", "locate_layer", "track_layer", "layers_from_store",
+__all__ = ["source_files", "frames_from_layer", "locate_layer", "track_layer", "layers_from_store",
            "add_store", "store_from_layers"]
+
+
+# layer -> (its data, its path, the answer): source_files lists and decodes a file,
+# the widgets ask at every preview
+_SOURCE_FILES = weakref.WeakKeyDictionary()
+
+
+def source_files(layer):
+    """The files an Image layer was lazily read from, if streamtrack can read them itself.
+
+    napari reads a folder or a glob of images (its builtin reader) into a lazy
+    dask stack whose every frame is decoded on the GUI's side, through dask.
+    The same files opened with :func:`streamtrack.open` are decoded in the
+    threads that locate them, about twice as fast. This is that path
+    (``layer.source.path``) when the layer's data are not in memory and the
+    files hold exactly the layer's frames (their number, shape and type, and
+    the first frame's pixels); else None. The answer is kept per layer and
+    data object.
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+
+    Returns
+    -------
+    str or None
+    """
+    data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    path = getattr(getattr(layer, "source", None), "path", None)
+    if isinstance(data, np.ndarray) or not path:
+        return None  # in memory: nothing is faster than the array itself
+    known = _SOURCE_FILES.get(layer)
+    if known is not None and known[0] is data and known[1] == path:
+        return known[2]
+    files = _matching_files(data, os.fspath(path), bool(getattr(layer, "rgb", False)))
+    _SOURCE_FILES[layer] = (data, path, files)
+    return files
+
+
+def _matching_files(data, path, rgb):
+    import streamtrack
+
+    frame_shape = tuple(data.shape[-3:] if rgb else data.shape[-2:])
+    n_frames = data.shape[0] if data.ndim - (1 if rgb else 0) == 3 else 1
+    try:
+        frames = streamtrack.open(path)
+        if len(frames) != n_frames:
+            return None
+        first = frames[0]  # decodes one frame: a file of another kind is refused here
+    except (OSError, ValueError, TypeError):
+        return None
+    if tuple(first.shape) != frame_shape or first.dtype != data.dtype:
+        return None
+    # the same pixels too: data replaced by e.g. a filtered stack keeps the source path
+    if not np.array_equal(np.asarray(data[0] if data.ndim > len(frame_shape) else data),
+                          first):
+        return None
+    return path
 
 
 def frames_from_layer(layer, channel: int | None = None):
     """An Image layer's frames as a lazy ``FrameSequence`` (one colour channel if RGB).
+
+    A layer read lazily from files (:func:`source_files`) is opened from
+    those files, so that the frames are decoded where they are used (e.g. in
+    the threads of a locate run) instead of through napari's dask array.
 
     Parameters
     ----------
@@ -46,18 +109,20 @@ def frames_from_layer(layer, channel: int | None = None):
     if ndim not in (2, 3):
         raise ValueError(f"Locate works on 2-D frames over time (T, Y, X); "
                          f"{layer.name!r} has shape {tuple(data.shape)}.")
-    if ndim == 2:  # one image: a movie of one frame
-        data = np.asarray(data)[np.newaxis]
-    frames = streamtrack.open(data)
-    if not rgb:
-        return frames
-    if channel is None:
+    if rgb and channel is None:
         raise ValueError(f"{layer.name!r} is a colour image: give channel= (0 red, 1 green, "
                          "2 blue).")
-    if not 0 <= channel < data.shape[-1]:
+    if rgb and not 0 <= channel < data.shape[-1]:
         raise ValueError(f"{layer.name!r} has {data.shape[-1]} channels; channel {channel} "
                          "does not exist.")
-    return select_channel(frames, channel)
+    files = source_files(layer)
+    if files is not None:
+        frames = streamtrack.open(files)
+    else:
+        if ndim == 2:  # one image: a movie of one frame
+            data = np.asarray(data)[np.newaxis]
+        frames = streamtrack.open(data)
+    return select_channel(frames, channel) if rgb else frames
 
 
 def _progress(frames, desc):

@@ -96,5 +96,6 @@ def read_store(path, *, window_features: int | None = None) -> list:
     layers = [(data, {**points_kw, "features": features}, "points")]
     if _layers.ID_COLUMN in table.columns and table[_layers.ID_COLUMN].notna().all():
         t_data, t_features = _layers.tracks_data(table)
-        layers.append((t_data, {**tracks_kw, "features": t_features}, "tracks"))
+        # a big one follows the slider (napari draws every vertex it holds at each step)
+        layers.append(_window.tracks_layer_data(t_data, t_features, tracks_kw))
     return layers

@@ -1,8 +1,10 @@
 """Pieces the Locate and Link widgets share: layer geometry, layer updates,
 the compile notice, the runs' workers (progress bar, every error reported,
-no pop-ups of their own)."""
+no pop-ups of their own), updates at most ~10 times a second (:class:`Throttle`),
+the one-line status (:class:`StatusLine`) and the scrolling body of a dock."""
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -10,6 +12,62 @@ from napari.layers import Points, Tracks
 
 # the layer types put_layer adds or updates
 LAYER_TYPES = {"points": Points, "tracks": Tracks}
+# a run's status line and progress bar change at most this often (seconds): redrawing
+# them for every frame of a fast run costs more than the run itself
+UPDATE_INTERVAL = 0.1
+# a new layer of more rows than this is added hidden and shown STAGGER_MS later:
+# adding it and slicing + drawing it for the first time are then two shorter
+# pauses of the GUI (~0.1 s each for 180,000 points) instead of one
+STAGGER_ROWS = 20_000
+STAGGER_MS = 20
+
+
+class Throttle:
+    """Call ``fn`` with the latest arguments at most once per ``interval`` seconds.
+
+    The first call goes through at once; later calls within ``interval``
+    only keep their arguments, and a single-shot timer calls ``fn`` with the
+    newest of them when the interval is over, so the last value is never
+    lost. Create and call it on the GUI thread (it uses a ``QTimer``).
+
+    Parameters
+    ----------
+    fn : callable
+    interval : float, optional
+        Seconds. Default :data:`UPDATE_INTERVAL`.
+    """
+
+    def __init__(self, fn, interval: float = UPDATE_INTERVAL):
+        from qtpy.QtCore import QTimer
+
+        self._fn, self.interval = fn, interval
+        self._last = -float("inf")
+        self._pending = None
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.flush)
+
+    def __call__(self, *args) -> None:
+        self._pending = args
+        wait = self._last + self.interval - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        elif not self._timer.isActive():
+            self._timer.start(max(1, int(wait * 1000)))
+
+    def flush(self) -> None:
+        """Call ``fn`` now with the pending arguments, if any."""
+        self._timer.stop()
+        if self._pending is None:
+            return
+        args, self._pending = self._pending, None
+        self._last = time.monotonic()
+        self._fn(*args)
+
+    def cancel(self) -> None:
+        """Drop the pending call (e.g. before the final message of a run)."""
+        self._timer.stop()
+        self._pending = None
 
 
 def layer_geometry(layer, ndim: int | None = None) -> dict:
@@ -34,7 +92,9 @@ def put_layer(viewer, name: str, data, kwargs: dict, layer_type: str):
     """Add a layer, or replace the data and features of the one called ``name``.
 
     Replacing keeps the user's display choices (colours, size, visibility)
-    and the layer's place in the list. Setting a Tracks layer's ``data``
+    and the layer's place in the list. A new layer of more than
+    :data:`STAGGER_ROWS` rows is shown :data:`STAGGER_MS` ms after it is
+    added. Setting a Tracks layer's ``data``
     resets its features, so features are always set after data.
 
     Parameters
@@ -62,7 +122,15 @@ def put_layer(viewer, name: str, data, kwargs: dict, layer_type: str):
     add = getattr(viewer, f"add_{layer_type}")
     if features is not None:
         kwargs["features"] = features
-    return add(data, name=name, **kwargs)
+    stagger = len(data) > STAGGER_ROWS and kwargs.get("visible", True)
+    if stagger:
+        kwargs["visible"] = False
+    layer = add(data, name=name, **kwargs)
+    if stagger:
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(STAGGER_MS, lambda: setattr(layer, "visible", True))
+    return layer
 
 
 class CompileNotice:
@@ -154,9 +222,10 @@ def progress_worker(gen, *, total: int, desc: str):
     signal (nothing listens) and an error in ``errored``.
 
     The progress bar is napari's public ``napari.utils.progress``, shown in
-    the activity dock: one step per item ``gen`` yields, closed when the
-    worker finishes. It is driven from the worker's signals, so on the main
-    thread.
+    the activity dock: one step per item ``gen`` yields, drawn at most every
+    :data:`UPDATE_INTERVAL` seconds (:class:`Throttle`), brought up to date
+    and closed when the worker finishes. It is driven from the worker's
+    signals, so on the main thread.
 
     Parameters
     ----------
@@ -180,11 +249,99 @@ def progress_worker(gen, *, total: int, desc: str):
 
     worker = create_worker(reporting, gen, _start_thread=False, _ignore_errors=True)
     pbar = progress(total=total, desc=desc)
-    # past the total (a run that yields more than announced) the bar turns indeterminate
-    worker.yielded.connect(lambda _item: pbar.increment_with_overflow())
+    counted = [0]  # yields not shown on the bar yet
+
+    def advance():
+        k, counted[0] = counted[0], 0
+        room = max(pbar.total - pbar.n, 0) if pbar.total else 0
+        if min(k, room):
+            pbar.update(min(k, room))
+        # past the total (a run that yields more than announced) the bar turns
+        # indeterminate
+        for _ in range(k - min(k, room)):
+            pbar.increment_with_overflow()
+
+    throttle = Throttle(advance)
+
+    def yielded(_item):
+        counted[0] += 1
+        throttle()
+
+    worker.yielded.connect(yielded)
+    worker.finished.connect(throttle.flush)
     worker.finished.connect(pbar.close)
     worker.pbar = pbar
     return worker
+
+
+class StatusLine:
+    """A widget's status: one line, elided to the widget's width; all of it in the tooltip.
+
+    Long messages (an error naming a path and the fix) never make the dock
+    wider or taller: the line shows what fits, ending in "...", and hovering
+    shows the whole message. ``value`` is the whole message on one line (as
+    a magicgui ``Label``'s, which this replaces); add ``native`` to a layout.
+    """
+
+    def __init__(self):
+        from qtpy.QtCore import Qt
+        from qtpy.QtWidgets import QSizePolicy
+        from superqt import QElidingLabel
+
+        self.native = QElidingLabel()
+        self.native.setElideMode(Qt.TextElideMode.ElideRight)
+        # never asks for more width than the other fields
+        self.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.native.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    @property
+    def value(self) -> str:
+        return self.native.text()
+
+    @value.setter
+    def value(self, text) -> None:
+        text = " ".join(str(text or "").split())  # one line
+        self.native.setText(text)
+        self.native.setToolTip(text)
+
+
+def scrolled_body(container):
+    """A labelled Container for a dock widget's contents, inside a vertical scroll area.
+
+    napari docks ``container.native``; a dock as tall as its contents would
+    make the window taller than the screen (Locate with "more options" and
+    the preview's histogram is ~800 px high). In a scroll area the dock
+    takes the height the window gives it, the contents scroll when they do
+    not fit, and hiding fields gives the space back. A stretch below the
+    contents keeps them at the top.
+
+    Returns
+    -------
+    magicgui.widgets.Container
+        Empty: add the widget's fields to it, then call :func:`fit_width`.
+    """
+    from magicgui.widgets import Container
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QFrame, QScrollArea
+
+    body = Container(labels=True)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidget(body.native)
+    container.native.layout().addWidget(scroll)
+    container.margins = (0, 0, 0, 0)
+    body.scroll_area = scroll
+    return body
+
+
+def fit_width(body) -> None:
+    """Make ``body``'s scroll area as wide as its contents (with a scroll bar) need."""
+    scroll = body.scroll_area
+    body.native.layout().addStretch(1)
+    width = body.native.minimumSizeHint().width()
+    scroll.setMinimumWidth(width + scroll.verticalScrollBar().sizeHint().width())
 
 
 def one_line(text) -> str:

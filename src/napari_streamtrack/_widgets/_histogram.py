@@ -60,15 +60,20 @@ class MassHistogram(QWidget):
         """Show new masses (``all_masses`` grey, ``masses`` coloured), the line, a title."""
         self.all_masses = np.asarray(all_masses, dtype=float)
         self.masses = np.asarray(masses, dtype=float)
-        self.minmass = float(minmass)
+        self.minmass = _cut(minmass)
         self.title = title
         self._draw()
 
-    def set_minmass(self, minmass: float) -> None:
-        """Move the line only: instant feedback while the preview re-locates."""
-        self.minmass = float(minmass)
+    def set_minmass(self, minmass: float | None) -> None:
+        """Move the line only: instant feedback while the preview re-locates.
+
+        None (no minmass) hides the line.
+        """
+        self.minmass = _cut(minmass)
         if self._line is not None:
-            self._line.set_xdata([self.minmass, self.minmass])
+            self._line.set_visible(self.minmass is not None)
+            if self.minmass is not None:
+                self._line.set_xdata([self.minmass, self.minmass])
             self.canvas.draw_idle()
 
     def clear(self) -> None:
@@ -94,5 +99,11 @@ class MassHistogram(QWidget):
         else:
             ax.text(0.5, 0.5, "no preview", ha="center", va="center", color=c["text"],
                     fontsize=8, transform=ax.transAxes)
-        self._line = ax.axvline(self.minmass, color=c["line"], lw=1.5)
+        self._line = ax.axvline(0.0 if self.minmass is None else self.minmass,
+                                color=c["line"], lw=1.5, visible=self.minmass is not None)
         self.canvas.draw_idle()
+
+
+def _cut(minmass):
+    """minmass as a float, or None when there is no cut."""
+    return None if minmass is None else float(minmass)

@@ -7,8 +7,12 @@ thread, one frame at a time (progress bar in napari's activity dock; see
 ``streamtrack.workflow.link_in_place`` (checkpointed, or through a
 predictor; it writes the store's "link" record, as the command line does); a
 Points layer without a store is linked in memory by
-``streamtrack.workflow.link_table``. Layers are only touched in main-thread
-callbacks.
+``streamtrack.workflow.link_table``. The status line and the progress bar
+change at most ~10 times a second; the layers' data and colours are prepared
+in the worker, and the GUI thread adds the Points and the Tracks layers in two
+turns of its event loop. A big result's Tracks layer holds only the frames
+around the time slider (``_window.TracksWindow``). Layers are only touched in
+main-thread callbacks.
 """
 import os
 from dataclasses import dataclass
@@ -17,10 +21,11 @@ from pathlib import Path
 import napari.viewer
 import numpy as np
 import pandas as pd
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, RadioButtons
+from magicgui.widgets import ComboBox, Container, FileEdit, PushButton, RadioButtons
 from napari.layers import Points, Tracks
 from napari.utils.notifications import show_error
 from psygnal import Signal
+from qtpy.QtCore import QTimer
 
 from streamtrack import workflow
 from streamtrack.exceptions import StoreError, SubnetOversizeException
@@ -38,11 +43,15 @@ from .._layers import (
 from . import _fields
 from ._common import (
     CompileNotice,
+    StatusLine,
+    Throttle,
     describe,
+    fit_width,
     layer_geometry,
     one_line,
     progress_worker,
     put_layer,
+    scrolled_body,
     worker_error,
 )
 
@@ -60,8 +69,12 @@ EXPECTED = (SubnetOversizeException, StoreError, ValueError, OSError)
 # saturated, so distinct on dark and on light grey images; ids cycle through them
 PALETTE = ["#ff4b4b", "#4bff6e", "#4b9bff", "#ffd84b", "#ff4bf0", "#4bffef", "#ff9b4b",
            "#b04bff", "#c8ff4b", "#ff4b9b", "#2f6bff"]
-# a longer tail hides the particles under a tangle of old positions
-MAX_TAIL = 100
+# RGBA of PALETTE: particle p gets colour p % len(PALETTE), on its points and its track
+PALETTE_RGBA = np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [1.0]
+                         for c in PALETTE])
+# a longer tail hides the particles under a tangle of old positions (and costs a
+# slider step more: see _window.TracksWindow)
+MAX_TAIL = 30
 
 
 def _base_name(layer_name: str) -> str:
@@ -87,6 +100,34 @@ class _Job:
     size: float = 10.0  # point size for a new Points layer
 
 
+@dataclass
+class _Linked:
+    """A run's result, made ready for the layers in the worker thread."""
+
+    points: tuple  # Points (data, features)
+    tracks: tuple  # Tracks (data, features), sorted by (particle, frame)
+    n_particles: int
+    colors: np.ndarray  # RGBA per point
+    track_colors: np.ndarray  # RGBA per track vertex
+
+
+def particle_colors(particles) -> np.ndarray:
+    """RGBA per row: particle ``p`` gets ``PALETTE[p % len(PALETTE)]``."""
+    ids = np.asarray(particles).astype(np.int64)
+    return PALETTE_RGBA[ids % len(PALETTE_RGBA)]
+
+
+def _prepare(linked: pd.DataFrame) -> _Linked:
+    """The layers' data of a linked table (worker thread: the GUI only hands them on).
+
+    Colours are computed here as plain RGBA arrays: napari's colour cycle
+    over 10^4 particle ids takes most of a second on the GUI thread.
+    """
+    points, tracks = points_data(linked), tracks_data(linked)
+    return _Linked(points, tracks, int(linked["particle"].nunique()),
+                   particle_colors(points[1]["particle"]), particle_colors(tracks[0][:, 0]))
+
+
 def _link_store(path: str, options: dict):
     """Link a store in place; yield the number of frames done; return the linked table.
 
@@ -109,7 +150,7 @@ def _link_store(path: str, options: dict):
             if done is not None:
                 done.append(linked)
             yield n_done
-        return WINDOWED if done is None else pd.concat(done)
+        return WINDOWED if done is None else _prepare(pd.concat(done))
     except EXPECTED as exc:
         return exc
     finally:
@@ -124,7 +165,7 @@ def _link_table(table: pd.DataFrame, options: dict):
         for linked in workflow.link_table(table, **options):
             done.append(linked)
             yield len(done)
-        return pd.concat(done)
+        return _prepare(pd.concat(done))
     except EXPECTED as exc:
         return exc
 
@@ -149,10 +190,12 @@ class LinkWidget(Container):
     done = Signal(str)
 
     def __init__(self, viewer: napari.viewer.Viewer):
-        super().__init__(labels=True)
+        super().__init__(labels=False)
+        self._body = scrolled_body(self)  # the fields, in a scroll area
         self._viewer = viewer
         self.worker = None
         self._job = self._gen = None
+        self._then, self._finishing = None, False  # the end of a run, in two steps
         self._n_done, self._total, self._outcome = 0, 0, "failed"
         values = _settings.load(SETTINGS, DEFAULTS)
         if values["predictor"] not in LINK["predictor"].choices:
@@ -173,12 +216,14 @@ class LinkWidget(Container):
          self.predictor) = (self.params[name] for name in FIELDS)
         self.run_button = PushButton(text="Link")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
-        self.status = Label(value="")
-        self.status.native.setWordWrap(True)
-        self.extend([self.source, self.points, self.store_file, *self.params.values(),
-                     Container(widgets=[self.run_button, self.cancel_button],
-                               layout="horizontal", labels=False),
-                     self.status])
+        self.status = StatusLine()
+        self._progress_text = Throttle(self._set_status)
+        self._body.extend([self.source, self.points, self.store_file,
+                           *self.params.values(),
+                           Container(widgets=[self.run_button, self.cancel_button],
+                                     layout="horizontal", labels=False)])
+        self._body.native.layout().addWidget(self.status.native)
+        fit_width(self._body)
 
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
@@ -200,12 +245,15 @@ class LinkWidget(Container):
         events = self._viewer.layers.events
         events.inserted.disconnect(self._on_inserted)
         events.removed.disconnect(self._on_removed)
+        self._progress_text.cancel()
         if self.worker is not None:
             self.worker.quit()
 
     # ---- inputs ---------------------------------------------------------------------
     def _points_choices(self, _widget=None):
-        layers = [lyr for lyr in self._viewer.layers if isinstance(lyr, Points)]
+        # never the Locate widget's preview (one frame, replaced at every change)
+        layers = [lyr for lyr in self._viewer.layers if isinstance(lyr, Points)
+                  and not (lyr.metadata.get("streamtrack") or {}).get("preview")]
         # layers with a store (from Locate) first: they are what Link is for
         layers.sort(key=lambda lyr: _store_of(lyr) is None)
         return [(lyr.name, lyr) for lyr in layers]
@@ -275,6 +323,8 @@ class LinkWidget(Container):
         """Start linking the chosen input; return the worker (None if the input is bad)."""
         if self.worker is not None:
             return self.worker
+        if self._finishing:  # the last run's layers are being added
+            return None
         params = self._parameters()
         try:
             job = self._make_job(params)
@@ -308,16 +358,22 @@ class LinkWidget(Container):
         """Stop the running link after the current frame."""
         if self.worker is not None:
             self.worker.quit()
+            self._progress_text.cancel()
             self.status.value = "Cancelling…"
+
+    def _set_status(self, text: str) -> None:
+        self.status.value = text
 
     def _on_yielded(self, n_done: int):
         self._n_done = n_done
-        if self._closed:
+        if self._closed or self.worker is None or self.worker.abort_requested:
             return
-        self.status.value = (f"Linking… {n_done}/{self._total} frames"
-                             + self._compile_notice.suffix())
+        # at most every UPDATE_INTERVAL seconds
+        self._progress_text(f"Linking… {n_done}/{self._total} frames"
+                            + self._compile_notice.suffix())
 
     def _on_returned(self, result):
+        self._progress_text.cancel()
         if self._closed:
             return
         if isinstance(result, Exception):
@@ -330,17 +386,19 @@ class LinkWidget(Container):
                                  f"{self._job.store} (shown windowed: too many features "
                                  "to hold as layers).")
             return
-        self._show(result)
-        n = result["particle"].nunique()
+        self._then = self._show(result)
+        n = result.n_particles
         where = f"; 'particle' saved in {self._job.store}" if self._job.store else ""
         self.status.value = f"Linked {self._total} frames: {n} trajectories{where}."
 
     def _on_errored(self, exc):
+        self._progress_text.cancel()
         if self._closed:
             return
         self._report(self._explain(worker_error(exc)))
 
     def _on_aborted(self):
+        self._progress_text.cancel()
         self._gen.close()  # the worker stopped at a yield: finish the store here
         self._outcome = "cancelled"
         if self._closed:
@@ -356,12 +414,30 @@ class LinkWidget(Container):
                                  "was changed.")
 
     def _on_finished(self):
+        self._progress_text.cancel()
         self.worker = self._gen = None
         self._compile_notice.close()
+        then, self._then = self._then, None
         if self._closed:
             return
-        self.run_button.enabled, self.cancel_button.enabled = True, False
-        self.done.emit(self._outcome)
+
+        def finish():
+            self._finishing = False
+            if self._closed:
+                return
+            if then is not None:
+                then()
+            self.run_button.enabled, self.cancel_button.enabled = True, False
+            self.done.emit(self._outcome)
+
+        if then is None:
+            finish()
+        else:
+            # the Tracks layer in the next turn of the event loop: the GUI never
+            # waits for the Points and the Tracks layers at once (each ~0.1 s for
+            # 10^5 features)
+            self._finishing = True
+            QTimer.singleShot(0, finish)
 
     def _explain(self, exc) -> str:
         if isinstance(exc, SubnetOversizeException):
@@ -395,15 +471,19 @@ class LinkWidget(Container):
             for key, value in geometry.items():
                 setattr(layer, key, value)
 
-    def _show(self, linked: pd.DataFrame):
-        """Points coloured by particle and a Tracks layer, both recording the link."""
+    def _show(self, linked: _Linked):
+        """Points coloured by particle and a Tracks layer, both recording the link.
+
+        Updates the Points layer now; returns the function that adds the
+        Tracks layer (the widget calls it in the next turn of the event loop).
+        """
         job, viewer = self._job, self._viewer
         points = job.layer if job.layer in viewer.layers else None
         info = dict((points.metadata.get("streamtrack") or {}) if points else {})
         info["link"] = job.record
         if job.store:
             info["store"] = job.store
-        data, features = points_data(linked)
+        data, features = linked.points
         if points is None:
             points = viewer.add_points(data, features=features, name=f"{job.name} features",
                                        size=job.size, face_color="transparent",
@@ -412,21 +492,39 @@ class LinkWidget(Container):
             # the store (or the linked table) is in the layer's row order: rebuild both
             points.data, points.features = data, features
         points.metadata = {**points.metadata, "streamtrack": info}
-        points.border_color_cycle = PALETTE
-        points.border_color = "particle"
-        points.border_color_mode = "cycle"  # napari guesses a colormap for many ids
+        # one colour per particle, the same on its track (direct colours: see _prepare)
+        points.border_color = linked.colors
         if np.any(points.face_color[:, 3] > 0):  # a filled point would hide its colour
-            points.face_color_cycle = PALETTE
-            points.face_color = "particle"
-            points.face_color_mode = "cycle"
+            points.face_color = linked.colors
 
-        tdata, tfeatures = tracks_data(linked)
-        span = int(tdata[:, 1].max() - tdata[:, 1].min()) + 1
-        tracks = put_layer(viewer, f"{job.name} tracks", tdata,
-                           {"features": tfeatures, "metadata": {"streamtrack": info},
-                            "tail_length": min(span, MAX_TAIL), "head_length": 0,
+        return lambda: self._show_tracks(linked, points, info)
+
+    def _show_tracks(self, linked: _Linked, points, info: dict):
+        """The Tracks layer of a run, coloured as its points, on their geometry."""
+        job, viewer = self._job, self._viewer
+        tdata, tfeatures = linked.tracks
+        frames = tdata[:, 1]
+        span = int(frames.max() - frames.min()) + 1
+        tail = min(span, MAX_TAIL)
+        name = f"{job.name} tracks"
+        if name in viewer.layers:
+            _window.unwindow_tracks(viewer.layers[name])
+        rows, shown = slice(None), None
+        if len(tdata) > _window.TRACKS_WINDOW_VERTICES:
+            # a big result: the layer holds the frames around the current one, and
+            # follows the slider (napari draws every vertex a Tracks layer holds)
+            t = int(round(points.world_to_data(viewer.dims.point)[0]))
+            margin = _window.TRACKS_WINDOW_MARGIN
+            shown = (t - tail - margin, t + margin)
+            rows = (frames >= shown[0]) & (frames <= shown[1])
+            if not rows.any():
+                rows, shown = slice(None), None
+        tracks = put_layer(viewer, name, tdata[rows],
+                           {"features": tfeatures[rows].reset_index(drop=True),
+                            "metadata": {"streamtrack": info},
+                            "tail_length": tail, "head_length": 0,
                             **layer_geometry(points, points.ndim)}, "tracks")
-        # the same colour per particle as the points
-        ids, first = np.unique(points.features["particle"].to_numpy(), return_index=True)
-        tracks.track_colors = np.asarray(points.border_color)[first][
-            np.searchsorted(ids, tracks.data[:, 0])]
+        tracks.track_colors = linked.track_colors[rows]
+        if shown is not None:
+            _window.window_tracks(viewer, tracks, tdata, tfeatures, linked.track_colors,
+                                  shown=shown)

@@ -3,12 +3,17 @@
 
 The widget holds no algorithm. Its fields come from the core's parameter
 specification (``streamtrack.params.LOCATE``); it builds the frame sequence
-of an Image layer (``napari_streamtrack.frames_from_layer``), previews
-``streamtrack.locate`` on the current frame in a background thread, and runs
+of an Image layer (``napari_streamtrack.frames_from_layer``: from the files
+themselves when napari read the layer lazily from files, so that frames are
+decoded in the threads that locate them), previews ``streamtrack.locate`` on
+the current frame in a background thread, and runs
 ``streamtrack.workflow.locate_into`` (which writes the store's "locate"
 record, as the command line does) in a worker that yields once per stored
 frame (progress bar in napari's activity dock, Cancel; see
-``_common.progress_worker``). Layers are touched only in main-thread callbacks.
+``_common.progress_worker``); the status line and the bar change at most
+~10 times a second. The worker also prepares the Points layer's data at
+the end; layers are touched only in main-thread callbacks. Run turns the
+preview off (its layer goes).
 """
 import os
 import tempfile
@@ -19,7 +24,7 @@ import napari.layers
 import napari.viewer
 import numpy as np
 import pandas as pd
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton, SpinBox
 from napari.utils.notifications import show_error
 from psygnal import Signal
 from qtpy.QtCore import QTimer
@@ -35,10 +40,14 @@ from .._layers import points_data, too_big_for_layers
 from . import _fields
 from ._common import (
     CompileNotice,
+    StatusLine,
+    Throttle,
     describe,
+    fit_width,
     layer_geometry,
     progress_worker,
     put_layer,
+    scrolled_body,
     worker_error,
 )
 from ._histogram import MassHistogram
@@ -55,23 +64,56 @@ PREVIEW_STYLE = dict(symbol="square", border_color="yellow")
 FEATURES_STYLE = dict(symbol="disc", border_color="red")
 
 LAYER_EVENTS = ("inserted", "removed", "reordered")
+# metadata["streamtrack"] of the preview's layer
+PREVIEW_MARK = {"preview": True}
 
 
-def _locate_frames(frames, open_store, diameter, kwargs, about, processes):
-    """The run's worker generator: ``(frame_no, features)`` per stored frame.
+class _Kept:
+    """A run's features for the layer, collected in the worker thread.
+
+    Stops collecting once the run has too many features to hold as a layer
+    (memory must not grow with the movie): ``tables`` is then None and the
+    store is shown windowed at the end.
+    """
+
+    def __init__(self):
+        self.tables, self.n_features = [], 0
+
+    def add(self, features) -> None:
+        self.n_features += len(features)
+        if too_big_for_layers(self.n_features):
+            self.tables = None
+        elif self.tables is not None and len(features):
+            self.tables.append(features)
+
+    def table(self):
+        """Every kept feature in one table (None: nothing kept, or too many)."""
+        return pd.concat(self.tables, ignore_index=True) if self.tables else None
+
+
+def _locate_frames(frames, open_store, diameter, kwargs, about, processes, kept, to_layer):
+    """The run's worker generator: ``(frame_no, n_features)`` per stored frame.
 
     Everything here runs in the worker thread. The options are checked by
     the core before the store is opened, so a bad combination creates no
     file. The store is closed in ``finally``: at the end, on an error, and
-    when the widget closes this generator after a Cancel.
+    when the widget closes this generator after a Cancel. Each frame's
+    features go to ``kept``; at the end the Points layer's ``(data,
+    features)`` are prepared here too (``to_layer``), so that the GUI thread
+    only has to hand them to the layer.
     """
     LOCATE.check({**kwargs, "diameter": diameter})
     store = open_store()
     try:
-        yield from workflow.locate_into(frames, store, diameter, processes=processes,
-                                        **about, **kwargs)
+        for frame_no, features in workflow.locate_into(frames, store, diameter,
+                                                       processes=processes, **about,
+                                                       **kwargs):
+            kept.add(features)
+            yield frame_no, len(features)
     finally:
         store.close()
+    table = kept.table()
+    return None if table is None else to_layer(table)
 
 
 def check_store_path(path: str) -> None:
@@ -152,7 +194,8 @@ class LocateWidget(Container):
     done = Signal(str)
 
     def __init__(self, viewer: napari.viewer.Viewer):
-        super().__init__(labels=True)
+        super().__init__(labels=False)
+        self._body = scrolled_body(self)  # the fields, in a scroll area
         self.viewer = viewer
         self.worker = None
         self.processes = "auto"
@@ -195,18 +238,21 @@ class LocateWidget(Container):
         self.cancel_button = PushButton(text="Cancel", enabled=False,
                                         tooltip="Stop after the current frame; the store "
                                                 "keeps every finished frame.")
-        self.status = Label(value="")
-        self.status.native.setWordWrap(True)
+        self.status = StatusLine()
+        self._progress_text = Throttle(self._say)
         basic = [w for n, w in self.params.items() if n in BASIC]
         advanced = [w for n, w in self.params.items() if n not in BASIC]
-        self.extend([self.layer, self.channel, *basic, self.more, *advanced, self.preview,
-                     self.all_frames, self.start, self.stop, self.store_path, self.store_class,
-                     Container(widgets=[self.run_button, self.cancel_button],
-                               layout="horizontal", labels=False, label=""),
-                     self.status])
+        self._body.extend([self.layer, self.channel, *basic, self.more, *advanced,
+                           self.preview, self.all_frames, self.start, self.stop,
+                           self.store_path, self.store_class,
+                           Container(widgets=[self.run_button, self.cancel_button],
+                                     layout="horizontal", labels=False, label="")])
+        self._body.native.layout().addWidget(self.status.native)
         self.histogram = MassHistogram(self._theme_colors())
         # right under the preview check box
-        self.native.layout().insertWidget(self.index(self.preview) + 1, self.histogram)
+        self._body.native.layout().insertWidget(self._body.index(self.preview) + 1,
+                                                self.histogram)
+        fit_width(self._body)
         self.preview_job = LatestJob(self._preview_job, self._show_preview,
                                      self._preview_failed)
 
@@ -240,6 +286,7 @@ class LocateWidget(Container):
         self.viewer.dims.events.current_step.disconnect(self._frame_changed)
         if self.running:
             self.worker.quit()
+        self._progress_text.cancel()
         try:
             self.preview_job.cancel()
         except RuntimeError:  # at interpreter exit Qt may have deleted the timer first
@@ -332,15 +379,18 @@ class LocateWidget(Container):
             kwargs["metadata"] = metadata
         return kwargs
 
-    def _points(self, layer, table: pd.DataFrame):
+    @staticmethod
+    def _points(ndim, table: pd.DataFrame):
+        """Points ``(data, features)`` of a feature table for an image of ``ndim`` axes."""
         data, features = points_data(table)
-        if layer.ndim == 2:  # a plain image: 2-D points, the frame (0) kept as a feature
+        if ndim == 2:  # a plain image: 2-D points, the frame (0) kept as a feature
             data = data[:, 1:]
             features["frame"] = table["frame"].to_numpy()
         return data, features
 
-    def _put_points(self, name, layer, table, style, metadata=None):
-        data, features = self._points(layer, table)
+    def _put_points(self, name, layer, table, style, metadata=None, prepared=None):
+        data, features = prepared if prepared is not None else self._points(layer.ndim,
+                                                                            table)
         points = put_layer(self.viewer, name, data,
                            self._layer_kwargs(layer, features, style, metadata), "points")
         points.size = self.params["diameter"].value  # a re-run may use another diameter
@@ -405,7 +455,8 @@ class LocateWidget(Container):
             self.viewer.layers.remove(self._preview_name)
         self._preview_name = name
         active = self.viewer.layers.selection.active
-        self._put_points(name, layer, features, PREVIEW_STYLE)
+        # marked, so that Link never offers a preview as the features to link
+        self._put_points(name, layer, features, PREVIEW_STYLE, {"streamtrack": PREVIEW_MARK})
         if active is not None and active in self.viewer.layers:
             # adding a layer selects it; the user was working on another one
             self.viewer.layers.selection.active = active
@@ -443,19 +494,23 @@ class LocateWidget(Container):
             self._error(str(exc))
             return None
         self.save_settings()
+        # the run's layer replaces the preview (whose squares would hide it), and a
+        # preview would compete with the run for the processor
+        self.preview.value = False
         _window.release(path)  # a window's read handle would block writing the store
         layer, kwargs = self.layer.value, self.locate_kwargs()
         store_class = self.store_class.value
         about = {"source": layer.name, "channel": self.channel.value if layer.rgb else None,
                  "frame_range": [first, stop]}
         diameter = kwargs.pop("diameter")
+        kept, ndim = _Kept(), layer.ndim
         job = _locate_frames(selected, lambda: workflow.new_store(path, store_class),
-                             diameter, kwargs, about, self.processes)
+                             diameter, kwargs, about, self.processes, kept,
+                             lambda table: self._points(ndim, table))
         kwargs = {"diameter": diameter, **kwargs}
         worker = progress_worker(job, total=len(selected), desc=f"Locating {layer.name}")
-        self._run = SimpleNamespace(layer=layer, path=path, job=job, tables=[], done=0,
-                                    compile_notice=CompileNotice(),
-                                    n_features=0,
+        self._run = SimpleNamespace(layer=layer, path=path, job=job, kept=kept, done=0,
+                                    compile_notice=CompileNotice(), prepared=None,
                                     total=len(selected), cancelled=False, error=None,
                                     metadata={"store": path, "store_class": store_class,
                                               "locate": kwargs,
@@ -464,6 +519,7 @@ class LocateWidget(Container):
                                               "channel": about["channel"],
                                               "frames": [first, stop]})
         worker.yielded.connect(self._frame_done)
+        worker.returned.connect(self._run_returned)
         worker.errored.connect(self._run_failed)
         worker.finished.connect(self._run_finished)
         self.worker = worker
@@ -479,6 +535,7 @@ class LocateWidget(Container):
         if self.running:
             self._run.cancelled = True
             self.worker.quit()
+            self._progress_text.cancel()
             self._say("Cancelling...")
 
     def _selection(self, frames):
@@ -500,25 +557,22 @@ class LocateWidget(Container):
         return path
 
     def _frame_done(self, item) -> None:
-        frame_no, features = item
+        frame_no, _n_features = item
         run = self._run
         run.done += 1
-        run.n_features += len(features)
-        if too_big_for_layers(run.n_features):
-            # too many to hold as a layer: stop collecting, show the store
-            # windowed at the end (memory must not grow with the movie)
-            run.tables = None
-        elif len(features):
-            run.tables.append(features)
-        if not self._closed:
-            self._say(f"Located frame {frame_no} ({run.done:,}/{run.total:,})"
-                      + run.compile_notice.suffix())
+        if not self._closed and not run.cancelled:  # at most every UPDATE_INTERVAL seconds
+            self._progress_text(f"Located frame {frame_no} ({run.done:,}/{run.total:,})"
+                                + run.compile_notice.suffix())
+
+    def _run_returned(self, prepared) -> None:
+        self._run.prepared = prepared
 
     def _run_failed(self, exc: Exception) -> None:
         self._run.error = worker_error(exc)
 
     def _run_finished(self) -> None:
         run, self._run = self._run, None
+        self._progress_text.cancel()
         run.compile_notice.close()
         # after Cancel or an error the generator is suspended or dead: closing
         # it here runs its ``finally`` (closes the store) now, not at some GC
@@ -526,13 +580,15 @@ class LocateWidget(Container):
         if self._closed:
             return
         self.run_button.enabled, self.cancel_button.enabled = True, False
-        n_features = run.n_features
-        if run.tables is None:
+        n_features = run.kept.n_features
+        if run.kept.tables is None:
             self._show_windowed(run)
-        elif run.tables:
-            table = pd.concat(run.tables, ignore_index=True)
-            self._put_points(f"{run.layer.name} features", run.layer, table,
-                             FEATURES_STYLE, {"streamtrack": run.metadata})
+        elif run.prepared is not None or run.kept.tables:
+            # a complete run's layer data were prepared in the worker; after a
+            # Cancel or an error, the frames kept so far are converted here
+            self._put_points(f"{run.layer.name} features", run.layer, run.kept.table()
+                             if run.prepared is None else None, FEATURES_STYLE,
+                             {"streamtrack": run.metadata}, prepared=run.prepared)
         name = os.path.basename(run.path)
         if run.error is not None:
             stored = f" after {run.done:,} frames; the store holds them" if run.done else ""
