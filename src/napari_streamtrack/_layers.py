@@ -18,13 +18,18 @@ ones of :mod:`._window`): the layers' keyword arguments and geometry from a
 store's metadata, and the one rule for a store too big to hold as layers
 (:func:`too_big_for_layers`).
 
-No Qt and no napari imports here: the reader, the window, the writers and
-the widgets share these functions, and tests call them directly.
+No Qt and no napari imports here (the Tracks layers' palette colormap is
+made by :mod:`._colors` when asked for): the reader, the window, the writers
+and the widgets share these functions, and tests call them directly.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
+
+from . import _colors
 
 T_COLUMN = "frame"
 ID_COLUMN = "particle"
@@ -34,6 +39,19 @@ _TRACKS_OWN = ("track_id",)
 WINDOW_FEATURES = 2_000_000
 # the point size when a store does not say its locate diameter
 DEFAULT_DIAMETER = 11.0
+# the border of points without a particle id (linked ones: _colors.particle_colors)
+UNLINKED_COLOR = "yellow"
+# a "locate" record's source ending so names a movie file, not a layer
+MOVIE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".avi", ".mp4",
+                  ".mov", ".npy", ".nd2", ".czi", ".lif", ".cine", ".zarr", ".h5", ".hdf5")
+
+
+def point_colors(features) -> np.ndarray | str:
+    """Points' border colours: by particle (the palette) when every point has an id."""
+    ids = None if features is None or ID_COLUMN not in features else features[ID_COLUMN]
+    if ids is None or not len(ids) or not np.all(np.isfinite(ids.to_numpy(dtype=float))):
+        return UNLINKED_COLOR
+    return _colors.particle_colors(ids)
 
 
 def too_big_for_layers(n_features: int, limit: int | None = None) -> bool:
@@ -74,13 +92,34 @@ def store_diameter(meta: dict) -> float:
     return float(np.max(diameter)) if diameter is not None else DEFAULT_DIAMETER
 
 
+def store_base_name(path, meta: dict) -> str:
+    """What a store's layers are named after: ``'<name> features'``, ``'<name> tracks'``.
+
+    The movie the store's "locate" record names (the Image layer's name when
+    the Locate widget or the console made it), so a store opened again shows
+    the layer names of the session that made it; the store's file name when
+    the record names none, or names files (the command line's ``source``).
+    """
+    source = (meta.get("locate") or {}).get("source")
+    if isinstance(source, str) and source.strip() and not any(
+            sep in source for sep in ("/", "\\", "*", "?")) and os.path.splitext(
+            source)[1].lower() not in MOVIE_SUFFIXES:
+        return source
+    return os.path.splitext(os.path.basename(os.fspath(path)))[0]
+
+
 def store_layer_kwargs(name: str, meta: dict, layer_metadata: dict) -> tuple[dict, dict]:
     """``add_points`` and ``add_tracks`` keyword arguments for the layers of a store.
+
+    The Tracks layer is coloured by particle with the palette of
+    :mod:`._colors` (what the Link widget shows), and says so in its colour
+    controls.
 
     Parameters
     ----------
     name : str
-        The Points layer's name; the Tracks layer is ``'<name> tracks'``.
+        What the layers are named after (:func:`store_base_name`): the Points
+        layer is ``'<name> features'``, the Tracks layer ``'<name> tracks'``.
     meta : dict
         The store's metadata (geometry, locate diameter).
     layer_metadata : dict
@@ -92,11 +131,11 @@ def store_layer_kwargs(name: str, meta: dict, layer_metadata: dict) -> tuple[dic
         Without ``data`` and ``features``.
     """
     geometry = store_geometry(meta)
-    points = dict(name=name, metadata=layer_metadata, size=store_diameter(meta),
-                  face_color="transparent", border_color="yellow", border_width=0.1,
-                  **geometry)
+    points = dict(name=f"{name} features", metadata=layer_metadata,
+                  size=store_diameter(meta), face_color="transparent",
+                  border_color=UNLINKED_COLOR, border_width=0.1, **geometry)
     tracks = dict(name=f"{name} tracks", metadata=layer_metadata, tail_length=30,
-                  color_by="particle", **geometry)
+                  **_colors.tracks_color_kwargs(), **geometry)
     return points, tracks
 
 

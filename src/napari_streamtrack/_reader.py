@@ -5,7 +5,10 @@ imageio reader, btrack, ...), so :func:`get_reader` looks inside first and
 answers None -- never raises -- for anything that is not a framewise store.
 
 A store becomes a Points layer (``frame, (z), y, x`` + features) and, when it
-is linked, a Tracks layer (``particle, frame, (z), y, x``). A store too big to
+is linked, a Tracks layer (``particle, frame, (z), y, x``), named and coloured
+as the widgets show them (``'<movie> features'``, ``'<movie> tracks'``: see
+:func:`._layers.store_base_name`; linked points and tracks in the fixed colour
+of their particle, :mod:`._colors`). A store too big to
 hold as layers (:func:`._layers.too_big_for_layers`) opens windowed: the
 layers hold only the frames around the current step and are refilled from
 the store as the slider moves (:mod:`._window`).
@@ -80,9 +83,10 @@ def read_store(path, *, window_features: int | None = None) -> list:
     if isinstance(path, (list, tuple)):
         path = path[0]
     path = os.fspath(path)
-    name = os.path.splitext(os.path.basename(path))[0]
     with open_store(path, mode="r") as store:
         meta = store.metadata
+        # the names the widgets gave: '<image> features', '<image> tracks'
+        name = _layers.store_base_name(path, meta)
         store_class = type(store).__name__
         if _layers.too_big_for_layers(estimate_features(store), window_features):
             return _window.windowed_layers(store, path, name, meta)
@@ -93,7 +97,9 @@ def read_store(path, *, window_features: int | None = None) -> list:
     if table is None or table.empty:
         return [(np.empty((0, 3)), points_kw, "points")]
     data, features = _layers.points_data(table)
-    layers = [(data, {**points_kw, "features": features}, "points")]
+    # linked: a colour per particle, the Link widget's (the palette of _colors)
+    layers = [(data, {**points_kw, "features": features,
+                      "border_color": _layers.point_colors(features)}, "points")]
     if _layers.ID_COLUMN in table.columns and table[_layers.ID_COLUMN].notna().all():
         t_data, t_features = _layers.tracks_data(table)
         # a big one follows the slider (napari draws every vertex it holds at each step)

@@ -186,6 +186,11 @@ class StoreWindow:
         self.points.data = data
         self.points.features = features
         self.points.shown = np.arange(len(data)) >= len(ends)
+        if table is not None and _layers.ID_COLUMN in table.columns:
+            colors = _layers.point_colors(table)  # by particle, as the Link widget's
+            if not isinstance(colors, str):
+                self.points.border_color = np.concatenate([colors[:1].repeat(len(ends), 0),
+                                                           colors])
 
     def _set_tracks(self, frames):
         table = self._table(frames)

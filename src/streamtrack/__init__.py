@@ -62,6 +62,12 @@ _EXPORTS = {
     "mass_size": "plots",
     "mass_ecc": "plots",
     "subpx_bias": "plots",
+    "to_geff": "exchange",
+    "from_geff": "exchange",
+    "to_csv": "exchange",
+    "read_csv": "exchange",
+    "to_parquet": "exchange",
+    "read_parquet": "exchange",
 }
 
 _SUBMODULES = ("synthetic", "predict", "linking", "utils", "motion")

@@ -54,7 +54,7 @@ def plot_msd(ax, analysis, max_curves=200):
         t = analysis.fitted_msd().index.to_numpy(np.float64)
         label = f"fit MSD = A t^n: n = {analysis.n:.2f}, A = {analysis.A:.3g} µm²/s^n"
         if analysis.fit_lags is not None:
-            label += f" (lags {t[0]:g}-{t[-1]:g} s)"
+            label += f" (lags {t[0]:.3g}-{t[-1]:.3g} s)"
             ax.axvspan(t[0], t[-1], color="tab:red", alpha=0.08, lw=0)
         if analysis.D is not None:
             label += f"\nD = A/{2 * analysis.ndim} = {analysis.D:.3g} µm²/s"

@@ -1,5 +1,5 @@
 """The ``streamtrack`` command line: ``locate``, ``link``, ``track``, ``demo``, ``check``,
-``analyse``.
+``analyse``, ``export``.
 
 Examples
 --------
@@ -13,6 +13,7 @@ Examples
     streamtrack demo
     streamtrack check features.h5      # reads it all; exit 0 when sound
     streamtrack analyse tracks.h5 --min-length 25 -o analysis/
+    streamtrack export tracks.h5 tracks.geff      # or tracks.csv, tracks.parquet
 """
 import argparse
 import contextlib
@@ -557,6 +558,41 @@ def cmd_analyse(args):
     return 0
 
 
+def cmd_export(args):
+    """A store to GEFF, CSV or Parquet (the format from the output's extension)."""
+    from streamtrack import exchange
+    from streamtrack.exceptions import StoreDamageWarning
+    from streamtrack.exchange._source import check_output
+    from streamtrack.stores import open_store
+
+    # every check before the store is read or anything is written
+    fmt = exchange.export_format(args.output)
+    check_output(args.output, args.overwrite, "", directory=fmt == "geff", flag="--overwrite")
+    if fmt == "parquet":
+        from streamtrack.exchange._tables import _pyarrow
+
+        _pyarrow("export")
+    if not os.path.exists(args.store) and not os.path.isdir(args.store + ".chunks"):
+        raise FileNotFoundError(f"{args.store} does not exist; check the path.")
+    with open_store(args.store, mode="r") as store, \
+            _progress(len(store.frames), "export", args.quiet) as bar, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)        # printed below, one line each
+        warnings.simplefilter("error", StoreDamageWarning)  # a store that lost data stops
+        result = exchange.export(store, args.output, overwrite=args.overwrite,
+                                 progress=lambda done: bar.update(done - bar.n))
+    for warning in caught:
+        text = " ".join(str(warning.message).split())
+        for prefix in ("to_geff: ", "to_csv: ", "to_parquet: "):
+            text = text.removeprefix(prefix)
+        print(f"streamtrack export: warning: {text}", file=sys.stderr)
+    if fmt == "geff":
+        print(f"{result['nodes']} nodes, {result['edges']} edges -> {args.output}")
+    else:
+        print(f"{result} rows -> {args.output}")
+    return 0
+
+
 def build_parser():
     parser = _Parser(
         prog="streamtrack",
@@ -674,6 +710,22 @@ def build_parser():
                    help="replace the tables and figures already in the -o folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_analyse)
+
+    p = sub.add_parser("export", help="write a store's trajectories to GEFF, CSV or Parquet",
+                       description="Stream a store (any layout) into a GEFF (a zarr folder: "
+                                   "one node per feature, one edge per link, the units "
+                                   "record as axis scales), a CSV or a Parquet file (rows "
+                                   "in frame order, trackpy's columns, the units in a "
+                                   "header comment or the file metadata). The format "
+                                   "comes from OUTPUT's extension: .geff or .zarr, .csv, "
+                                   ".parquet (needs pip install "
+                                   "'napari-streamtrack[parquet]').")
+    p.add_argument("store", help="HDF5 store (streamtrack or trackpy; linked for edges)")
+    p.add_argument("output", help="tracks.geff, tracks.zarr, tracks.csv or tracks.parquet")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (once the new one is complete)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

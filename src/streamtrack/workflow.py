@@ -45,7 +45,8 @@ from .stores._layouts import CLASSES
 
 __all__ = ["LAYOUTS", "LOCATE_RECORD", "LINK_RECORD", "store_class", "new_store",
            "select_channel", "open_movie", "check_first_frame", "locate_record",
-           "locate_into", "link_record", "link_in_place", "link_table", "track_into",
+           "locate_into", "link_record", "link_in_place", "link_table", "relink_edited",
+           "same_features", "track_into",
            "frames_to_link", "trajectory_count", "save_units", "units"]
 
 #: layout name (command line, widgets) -> store class name in streamtrack
@@ -409,6 +410,101 @@ def link_table(table, search_range, *, predictor="none", **kwargs):
     for linked in linked_frames:
         if len(linked):  # not the empty frames filled in
             yield linked
+
+
+def same_features(store, table, t_column="frame") -> bool:
+    """Whether ``table`` holds the store's features: the same rows, frames and positions.
+
+    For a front end that shows a store's features for editing (a napari
+    Points layer): False once a feature was deleted, added or moved. Rows
+    are compared frame by frame in the store's order.
+    """
+    import numpy as np
+
+    from .linking._api import _pos_columns
+
+    stored = [store.get(t) for t in store.frames]
+    stored = [f for f in stored if len(f)]
+    n_stored = sum(len(f) for f in stored)
+    if n_stored != len(table):
+        return False
+    if not n_stored:
+        return True
+    import pandas as pd
+
+    stored = pd.concat(stored, ignore_index=True)
+    pos = _pos_columns(stored.columns, None)
+    if any(c not in table.columns for c in (*pos, t_column)):
+        return False
+    keys = [t_column, *pos]
+    ours = table.sort_values(t_column, kind="stable")[keys].to_numpy(dtype=float)
+    theirs = stored.sort_values(t_column, kind="stable")[keys].to_numpy(dtype=float)
+    return bool(np.allclose(ours, theirs, rtol=0, atol=1e-6))
+
+
+def relink_edited(path, table, search_range, *, predictor="none", **kwargs):
+    """Make ``table`` the features of the store at ``path`` and link them; yield each
+    linked frame.
+
+    For features edited after they were stored (spurious detections deleted,
+    missed ones added, positions corrected): the table is what gets linked,
+    as :func:`link_table` links it (a frame number without features is an
+    empty frame), and what the store holds afterwards, with the table's
+    columns (the store's other columns come along in the table). It is
+    written to a new store of the same layout beside ``path`` with the
+    store's records and processed-frame marks; the "link" record is written
+    as by :func:`link_in_place`; the new store replaces ``path`` only once
+    every frame is linked, so after a cancel or an error the store is as it
+    was.
+
+    Raises
+    ------
+    ValueError
+        Bad options (nothing is written), or a chunked store (its files
+        cannot be swapped in one step: save the table to a new store and link
+        that).
+    """
+    from .stores.detect import open_store
+
+    _check_link(search_range, predictor, kwargs)
+    path = os.fspath(path)
+    with open_store(path, mode="r") as store:
+        class_name, meta = type(store).__name__, store.metadata
+        try:
+            processed = list(store.processed_frames)
+        except NotImplementedError:  # a store that keeps no marks
+            processed = []
+    layouts = {cls: key for key, cls in LAYOUTS.items()}
+    layout = layouts.get(class_name)
+    if layout is None or layout == "chunked":
+        raise ValueError(f"{path} is a {class_name}: edited features cannot be written "
+                         "back into it; save them to a new store and link that.")
+    record = link_record(search_range, predictor, **kwargs)
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.relink.tmp")
+    if os.path.exists(tmp):
+        os.remove(tmp)  # a run that crashed before its swap
+    n_done, complete = 0, False
+    new = new_store(tmp, layout, mode="w")
+    try:
+        for key, value in meta.items():
+            if key != LINK_RECORD and "checkpoint" not in key:
+                new.save_metadata(key, value)
+        for frame_no in processed:
+            new.mark_processed(frame_no)
+        for linked in link_table(table, search_range, predictor=predictor, **kwargs):
+            new.put(linked)
+            n_done += 1
+            yield linked
+        new.save_metadata(LINK_RECORD, {**record, "frames_linked": n_done,
+                                        "complete": True})
+        complete = True
+    finally:
+        new.close()
+        if complete:
+            os.replace(tmp, path)
+        elif os.path.exists(tmp):
+            os.remove(tmp)
 
 
 # ------------------------------------------------------------------------ track

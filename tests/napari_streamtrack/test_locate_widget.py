@@ -455,6 +455,9 @@ def test_parameters_are_remembered(make_napari_viewer, qtbot, tmp_path, movie):
     assert second.channel.value == 2 and second.store_class.value == "PandasHDFStoreBig"
     # and every change is remembered without a run
     second.params["diameter"].value = 15
+    # (an image whose features are in the viewer gets their record's parameters:
+    # test_predictable; without them, the last values)
+    viewer.layers.remove("movie features")
     assert make_widget(viewer).params["diameter"].value == 15
 
 

@@ -44,7 +44,7 @@ def test_big_store_opens_windowed_and_follows_the_slider(make_napari_viewer, big
     monkeypatch.setattr(_layers, "WINDOW_FEATURES", 100)  # 480 features count as big
     viewer = make_napari_viewer()
     viewer.open(big_store, plugin="napari-streamtrack")
-    points, tracks = viewer.layers["big"], viewer.layers["big tracks"]
+    points, tracks = viewer.layers["big features"], viewer.layers["big tracks"]
     window = _window.attached_window(points)
     assert window is not None
     assert viewer.dims.range[0][:2] == (0, 119)  # the slider spans the whole store
@@ -68,5 +68,5 @@ def test_big_store_opens_windowed_and_follows_the_slider(make_napari_viewer, big
 def test_small_store_is_read_whole(make_napari_viewer, big_store):
     viewer = make_napari_viewer()
     viewer.open(big_store, plugin="napari-streamtrack")
-    assert _window.attached_window(viewer.layers["big"]) is None
-    assert len(viewer.layers["big"].data) == 480
+    assert _window.attached_window(viewer.layers["big features"]) is None
+    assert len(viewer.layers["big features"].data) == 480

@@ -57,7 +57,10 @@ class Throttle:
 
     def flush(self) -> None:
         """Call ``fn`` now with the pending arguments, if any."""
-        self._timer.stop()
+        try:
+            self._timer.stop()
+        except RuntimeError:  # Qt deleted the timer: the viewer is closing
+            self._pending = None
         if self._pending is None:
             return
         args, self._pending = self._pending, None
@@ -66,8 +69,11 @@ class Throttle:
 
     def cancel(self) -> None:
         """Drop the pending call (e.g. before the final message of a run)."""
-        self._timer.stop()
         self._pending = None
+        try:
+            self._timer.stop()
+        except RuntimeError:  # Qt deleted the timer: the viewer is closing
+            pass
 
 
 def layer_geometry(layer, ndim: int | None = None) -> dict:
@@ -369,3 +375,98 @@ def describe(exc: BaseException) -> str:
     if message and isinstance(exc, (StoreError, ValueError, OSError)):
         return message
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def store_metadata(path) -> dict:
+    """A store's metadata (its "locate" and "link" records), or {} if it cannot be read.
+
+    For showing a data set's parameters: never raises (a missing, locked or
+    damaged file just has no records to show).
+    """
+    import os
+
+    try:
+        if not path or not os.path.isfile(path):
+            return {}
+        from streamtrack.stores.detect import open_store
+
+        with open_store(os.fspath(path), mode="r") as store:
+            meta = store.metadata
+        return meta if isinstance(meta, dict) else {}
+    except Exception:  # noqa: BLE001 - no records to show, whatever the reason
+        return {}
+
+
+def layer_records(layer) -> dict:
+    """A layer's ``metadata['streamtrack']`` (its runs' records), or {}."""
+    info = layer.metadata.get("streamtrack") if layer is not None else None
+    return info if isinstance(info, dict) else {}
+
+
+def record_source(info: dict):
+    """The movie (Image layer name) a layer's or store's records say it came from."""
+    locate = info.get("locate") if isinstance(info.get("locate"), dict) else {}
+    return info.get("source") or locate.get("source")
+
+
+def suggested_parameters(viewer, source, key: str) -> dict | None:
+    """The parameters the Image layer ``source`` suggests (``metadata[key]``: the
+    plugin's sample says which locate and link parameters suit it), or None."""
+    if not isinstance(source, str) or source not in viewer.layers:
+        return None
+    found = viewer.layers[source].metadata.get(key)
+    return dict(found) if isinstance(found, dict) else None
+
+
+def main_window(widget):
+    """The main window a dock widget's pop-ups belong to (its window when undocked).
+
+    A dialog parented to it opens over the viewer, never behind the dock
+    (floating or not): docks are children of the main window even when they
+    float.
+    """
+    from qtpy.QtWidgets import QMainWindow
+
+    native = getattr(widget, "native", widget)
+    found = native
+    while found is not None:
+        if isinstance(found, QMainWindow):
+            return found
+        found = found.parentWidget()
+    return native.window()
+
+
+def parent_file_dialog(file_edit, owner) -> None:
+    """Open magicgui ``file_edit``'s file dialog on the main window of ``owner``.
+
+    magicgui opens it without a parent, so it can come up behind the
+    viewer's window. The choose button is rewired (public magicgui API:
+    ``choose_btn``, ``mode``, ``filter``, ``value``) to a Qt dialog whose parent
+    is looked up when it opens (the widget is docked after it is made).
+    """
+    import os
+
+    from magicgui.types import FileDialogMode
+    from qtpy.QtWidgets import QFileDialog
+
+    def choose(*_):
+        current = file_edit.value
+        current = current[0] if isinstance(current, tuple) and current else current
+        start = os.fspath(current) if current else ""
+        parent = main_window(owner)
+        mode = file_edit.mode
+        name_filter = file_edit.filter or ""
+        if mode is FileDialogMode.EXISTING_DIRECTORY:
+            chosen = QFileDialog.getExistingDirectory(parent, "Choose directory", start)
+        elif mode is FileDialogMode.OPTIONAL_FILE:
+            chosen = QFileDialog.getSaveFileName(parent, "Select file", start, name_filter)[0]
+        elif mode is FileDialogMode.EXISTING_FILES:
+            chosen = QFileDialog.getOpenFileNames(parent, "Select files", start,
+                                                  name_filter)[0]
+        else:
+            chosen = QFileDialog.getOpenFileName(parent, "Select file", start, name_filter)[0]
+        if chosen:
+            file_edit.value = chosen
+
+    file_edit.choose_btn.changed.disconnect()
+    file_edit.choose_btn.changed.connect(choose)

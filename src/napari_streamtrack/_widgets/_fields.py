@@ -76,3 +76,55 @@ class KeepOdd:
                 value = value - 1 if down else value + 1
                 field.value = value  # re-enters with an odd value
             self._previous[name] = value
+
+
+def record_form(operation, record, names=None) -> dict:
+    """A form's values from a run's record (a store's or a layer's "locate"/"link").
+
+    Only what a field can show: a per-axis value (a list) or a value of
+    another type is left out, and so is a predictor the form does not offer.
+    A record's predictor class name ('DriftPredict') becomes its form name.
+    """
+    if not isinstance(record, dict):
+        return {}
+    from streamtrack.params import PREDICTORS
+
+    by_class = {cls: key for key, cls in PREDICTORS.items() if cls}
+    values = {}
+    for name in (operation.names if names is None else names):
+        if name not in record:
+            continue
+        param, value = operation[name], record[name]
+        if param.kind == "choice":
+            value = "none" if value is None else by_class.get(value, value)
+            if value not in param.choices:
+                continue
+        elif value is None:
+            if param.none is None:
+                continue
+        elif param.kind == "bool":
+            if not isinstance(value, bool):
+                continue
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue  # a list (per axis), a string: not a field's value
+        values[name] = value
+    return operation.to_form(values)
+
+
+def set_values(fields: dict, values: dict) -> list:
+    """Show ``values`` in ``fields``; return the names set (a value a field refuses,
+    e.g. out of its range, leaves it as it was)."""
+    done = []
+    for name, value in values.items():
+        field = fields.get(name)
+        if field is None:
+            continue
+        if field.value == value:
+            done.append(name)
+            continue
+        try:
+            field.value = value
+        except (TypeError, ValueError):
+            continue
+        done.append(name)
+    return done

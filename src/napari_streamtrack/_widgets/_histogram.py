@@ -8,6 +8,12 @@ from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 # enough to see a noise peak and a particle peak; more bars just get thin
 MAX_BINS = 50
+# the figure's resolution: Qt's logical dots per inch, so that FONT_PT is a point
+# size as the dock's own labels count it
+DPI = 96
+# every text of the plot (title, axis labels, ticks, legend): readable at the
+# dock's width, as large as the dock's labels (napari's are 9 pt)
+FONT_PT = 9
 
 
 class MassHistogram(QWidget):
@@ -44,10 +50,10 @@ class MassHistogram(QWidget):
         self.all_masses = np.empty(0)
         self.minmass = 0.0
         self.title = ""
-        self.figure = Figure(figsize=(3.2, 1.9), dpi=90, layout="constrained",
+        self.figure = Figure(figsize=(3.2, 2.0), dpi=DPI, layout="constrained",
                              facecolor=self.colors["background"])
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(150)
+        self.canvas.setMinimumHeight(170)
         self.canvas.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.axes = self.figure.add_subplot()
         self._line = None
@@ -86,19 +92,19 @@ class MassHistogram(QWidget):
         ax.set_facecolor(c["background"])
         for spine in ax.spines.values():
             spine.set_color(c["text"])
-        ax.tick_params(colors=c["text"], labelsize=8)
-        ax.set_xlabel("mass", color=c["text"], fontsize=8)
-        ax.set_title(self.title, color=c["text"], fontsize=8)
-        ax.set_ylabel("features", color=c["text"], fontsize=8)
+        ax.tick_params(colors=c["text"], labelsize=FONT_PT)
+        ax.set_xlabel("mass", color=c["text"], fontsize=FONT_PT)
+        ax.set_title(self.title, color=c["text"], fontsize=FONT_PT)
+        ax.set_ylabel("features", color=c["text"], fontsize=FONT_PT)
         values = self.all_masses if len(self.all_masses) else self.masses
         if len(values):
             edges = np.histogram_bin_edges(values, bins=min(MAX_BINS, max(len(values) // 4, 5)))
             ax.hist(self.all_masses, bins=edges, color=c["all"], label="candidates")
             ax.hist(self.masses, bins=edges, color=c["kept"], label="kept")
-            ax.legend(fontsize=7, frameon=False, labelcolor=c["text"], loc="upper right")
+            ax.legend(fontsize=FONT_PT, frameon=False, labelcolor=c["text"], loc="upper right")
         else:
             ax.text(0.5, 0.5, "no preview", ha="center", va="center", color=c["text"],
-                    fontsize=8, transform=ax.transAxes)
+                    fontsize=FONT_PT, transform=ax.transAxes)
         self._line = ax.axvline(0.0 if self.minmass is None else self.minmass,
                                 color=c["line"], lw=1.5, visible=self.minmass is not None)
         self.canvas.draw_idle()

@@ -77,7 +77,7 @@ from streamtrack.stores.detect import open_store
 
 from .. import _settings
 from .._layers import features_from_points, features_from_tracks
-from ._common import Throttle, describe, one_line
+from ._common import Throttle, describe, main_window, one_line, parent_file_dialog
 
 SETTINGS = "analyse"
 DEFAULTS = {"mpp": 1.0, "fps": 1.0, "min_length": 25, "subtract_drift": True,
@@ -110,13 +110,13 @@ class Cancelled(Exception):
 # ------------------------------------------------------------------ dialogs (tests replace)
 def ask_save_file(parent, caption: str, start: str, filters: str) -> str:
     """A file to write (the Qt dialog; '' when cancelled)."""
-    path, _ = QFileDialog.getSaveFileName(parent, caption, start, filters)
+    path, _ = QFileDialog.getSaveFileName(main_window(parent), caption, start, filters)
     return path
 
 
 def ask_folder(parent, caption: str, start: str) -> str:
     """A folder to write into (the Qt dialog; '' when cancelled)."""
-    return QFileDialog.getExistingDirectory(parent, caption, start)
+    return QFileDialog.getExistingDirectory(main_window(parent), caption, start)
 
 
 # ------------------------------------------------------------------ units
@@ -438,6 +438,7 @@ class AnalyseWidget(QWidget):
         self.store_file = FileEdit(mode="r", filter="*.h5 *.hdf5", nullable=True,
                                    tooltip="A linked framewise HDF5 store, streamed (never "
                                            "loaded whole).")
+        parent_file_dialog(self.store_file, self)  # over the viewer, not behind the dock
         self.mpp = FloatSpinBox(value=values["mpp"], min=1e-6, max=1e6, step=0.01,
                                 tooltip="Microns per pixel: from the store's units record or "
                                         "the layer's scale, or typed in.")
@@ -615,6 +616,10 @@ class AnalyseWidget(QWidget):
         outer.addWidget(scroll)
         self.scroll = scroll
         content.setMinimumWidth(360)
+        # the dock takes the width of its widget's minimum: without this the
+        # scroll area reports a narrow one and the fields are cut on the right
+        scroll.setMinimumWidth(max(360, content.sizeHint().width())
+                               + scroll.verticalScrollBar().sizeHint().width())
         # never taller than a small screen (sizeHint): the rest scrolls
         self.setMinimumHeight(300)
 
@@ -862,10 +867,10 @@ class AnalyseWidget(QWidget):
 
     def _seconds_labels(self):
         fps = float(self.fps.value)
-        self.max_lag_seconds.setText(f"= {self.max_lagtime.value / fps:g} s")
-        self.smoothing_seconds.setText(f"= {self.smoothing.value / fps:g} s")
-        self.fit_seconds.setText(f"{self.fit_first.value / fps:g}–"
-                                 f"{self.fit_last.value / fps:g} s")
+        self.max_lag_seconds.setText(f"= {self.max_lagtime.value / fps:.3g} s")
+        self.smoothing_seconds.setText(f"= {self.smoothing.value / fps:.3g} s")
+        self.fit_seconds.setText(f"{self.fit_first.value / fps:.3g}–"
+                                 f"{self.fit_last.value / fps:.3g} s")
 
     def _clamp_fit(self):
         top = int(self.max_lagtime.value)
@@ -1079,7 +1084,7 @@ class AnalyseWidget(QWidget):
         self.kept_label.setText(f"kept {analysis.trajectories_after} of "
                                 f"{analysis.trajectories_before} trajectories "
                                 f"(≥ {analysis.min_length} positions = "
-                                f"{analysis.min_length / analysis.fps:g} s)")
+                                f"{analysis.min_length / analysis.fps:.3g} s)")
 
     def _show_result(self):
         a = self.analysis
@@ -1090,7 +1095,7 @@ class AnalyseWidget(QWidget):
             extra = ("" if a.D is not None else
                      f"; no D: α is not within {core.DIFFUSIVE_TOLERANCE:g} of 1, "
                      f"A = {a.A:.4g} µm²/s^α")
-            self.fit_label.setText(f"MSD = A t^α fitted on lag times {t[0]:g}–{t[-1]:g} s "
+            self.fit_label.setText(f"MSD = A t^α fitted on lag times {t[0]:.3g}–{t[-1]:.3g} s "
                                    f"({len(t)} lags), A = {a.A:.4g} µm²/s^α{extra}.")
         else:
             self.result_label.setText("D = – µm²/s, α = –")

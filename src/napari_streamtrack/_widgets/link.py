@@ -6,8 +6,12 @@ thread, one frame at a time (progress bar in napari's activity dock; see
 ``_common.progress_worker``): a store is linked in place by
 ``streamtrack.workflow.link_in_place`` (checkpointed, or through a
 predictor; it writes the store's "link" record, as the command line does); a
-Points layer without a store is linked in memory by
-``streamtrack.workflow.link_table``. The status line and the progress bar
+Points layer whose points were edited (deleted, added, moved) is linked as
+it shows them, and its table replaces the store's features
+(``streamtrack.workflow.relink_edited``: all or nothing); a Points layer
+without a store is linked in memory by ``streamtrack.workflow.link_table``.
+Choosing an input shows its own parameters: its "link" record, else what its
+movie suggests (the plugin's sample). The status line and the progress bar
 change at most ~10 times a second; the layers' data and colours are prepared
 in the worker, and the GUI thread adds the Points and the Tracks layers in two
 turns of its event loop. A big result's Tracks layer holds only the frames
@@ -16,7 +20,6 @@ main-thread callbacks.
 """
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import napari.viewer
 import numpy as np
@@ -32,10 +35,12 @@ from streamtrack.exceptions import StoreError, SubnetOversizeException
 from streamtrack.params import LINK
 from streamtrack.stores.detect import open_store
 
-from .. import _settings, _window
+from .. import _colors, _settings, _window
+from .._colors import PALETTE, PALETTE_RGBA, particle_colors  # noqa: F401 - this module's API
 from .._layers import (
     features_from_points,
     points_data,
+    store_base_name,
     store_diameter,
     too_big_for_layers,
     tracks_data,
@@ -48,10 +53,15 @@ from ._common import (
     describe,
     fit_width,
     layer_geometry,
+    layer_records,
     one_line,
+    parent_file_dialog,
     progress_worker,
     put_layer,
+    record_source,
     scrolled_body,
+    store_metadata,
+    suggested_parameters,
     worker_error,
 )
 
@@ -66,12 +76,6 @@ WINDOWED = "windowed"  # a run's result when the store is too big to hold as lay
 # Anything else is a bug: before a run it reaches napari's traceback notification, during
 # a run the status line and the one notification name its exception type
 EXPECTED = (SubnetOversizeException, StoreError, ValueError, OSError)
-# saturated, so distinct on dark and on light grey images; ids cycle through them
-PALETTE = ["#ff4b4b", "#4bff6e", "#4b9bff", "#ffd84b", "#ff4bf0", "#4bffef", "#ff9b4b",
-           "#b04bff", "#c8ff4b", "#ff4b9b", "#2f6bff"]
-# RGBA of PALETTE: particle p gets colour p % len(PALETTE), on its points and its track
-PALETTE_RGBA = np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [1.0]
-                         for c in PALETTE])
 # a longer tail hides the particles under a tangle of old positions (and costs a
 # slider step more: see _window.TracksWindow)
 MAX_TAIL = 30
@@ -96,8 +100,9 @@ class _Job:
     layer: Points | None = None  # the Points layer to update (None: add one)
     store: str | None = None  # None: link the layer's points in memory
     frames: tuple = ()  # the store's frame numbers
-    table: pd.DataFrame | None = None  # the in-memory features
+    table: pd.DataFrame | None = None  # the in-memory features (with a store: the layer's)
     size: float = 10.0  # point size for a new Points layer
+    edited: bool = False  # the layer's table differed from its store: it was linked
 
 
 @dataclass
@@ -111,12 +116,6 @@ class _Linked:
     track_colors: np.ndarray  # RGBA per track vertex
 
 
-def particle_colors(particles) -> np.ndarray:
-    """RGBA per row: particle ``p`` gets ``PALETTE[p % len(PALETTE)]``."""
-    ids = np.asarray(particles).astype(np.int64)
-    return PALETTE_RGBA[ids % len(PALETTE_RGBA)]
-
-
 def _prepare(linked: pd.DataFrame) -> _Linked:
     """The layers' data of a linked table (worker thread: the GUI only hands them on).
 
@@ -128,14 +127,23 @@ def _prepare(linked: pd.DataFrame) -> _Linked:
                    particle_colors(points[1]["particle"]), particle_colors(tracks[0][:, 0]))
 
 
-def _link_store(path: str, options: dict):
+def _link_store(job: "_Job"):
     """Link a store in place; yield the number of frames done; return the linked table.
 
     ``workflow.link_in_place`` writes the "link" record, also when the run is
-    cancelled or stopped by an error. Expected errors are returned, not
-    raised, so the widget explains them once.
+    cancelled or stopped by an error. When the job carries the Points layer's
+    table and it differs from the store (points deleted, added or moved),
+    what the layer shows is linked instead and replaces the store's features
+    (``workflow.relink_edited``; ``job.edited`` is then True). Expected errors
+    are returned, not raised, so the widget explains them once.
     """
+    path, options = job.store, job.options
     try:
+        if job.table is not None:
+            with open_store(path, mode="r") as store:
+                job.edited = not workflow.same_features(store, job.table)
+        if job.edited:
+            return (yield from _link_edited(job))
         store = open_store(path, mode="a")
     except EXPECTED as exc:
         return exc
@@ -156,6 +164,21 @@ def _link_store(path: str, options: dict):
     finally:
         run.close()  # after a Cancel: the record says how far it got
         store.close()
+
+
+def _link_edited(job: "_Job"):
+    """Link the layer's table and make it the store's features (all or nothing)."""
+    done = []
+    run = workflow.relink_edited(job.store, job.table, **job.options)
+    try:
+        for linked in run:
+            done.append(linked)
+            yield len(done)
+        return _prepare(pd.concat(done))
+    except EXPECTED as exc:
+        return exc
+    finally:
+        run.close()  # after a Cancel: the store is left as it was
 
 
 def _link_table(table: pd.DataFrame, options: dict):
@@ -211,6 +234,7 @@ class LinkWidget(Container):
                                    nullable=True,
                                    tooltip="A framewise HDF5 store (any trackpy layout), "
                                            "linked in place.")
+        parent_file_dialog(self.store_file, self)  # over the viewer, not behind the dock
         self.params = _fields.make_fields(LINK, values, names=FIELDS)
         (self.search_range, self.memory, self.adaptive_stop, self.adaptive_step,
          self.predictor) = (self.params[name] for name in FIELDS)
@@ -231,11 +255,15 @@ class LinkWidget(Container):
         self.store_file.changed.connect(
             lambda value: setattr(self.source, "value", FILE if value else LAYER))
         self.points.native.activated.connect(lambda _: setattr(self.source, "value", LAYER))
+        # a data set's parameters: its link record, or what the sample suggests
+        for field in (self.source, self.points, self.store_file):
+            field.changed.connect(self.show_data_set_parameters)
         events = viewer.layers.events
         events.inserted.connect(self._on_inserted)
         events.removed.connect(self._on_removed)
         self._closed = False
         self.native.destroyed.connect(self._detach)
+        self.show_data_set_parameters()
 
     def _detach(self, *_):
         # the dock widget is gone (viewer closed): no more viewer events or layer
@@ -266,6 +294,43 @@ class LinkWidget(Container):
     def _on_removed(self, _event):
         self.points.reset_choices()
 
+    def data_set_parameters(self):
+        """The chosen input's own link parameters: ``(values, what)`` or ``(None, None)``.
+
+        Its "link" record (the layer's ``metadata['streamtrack']``, else its
+        store's), else the parameters its movie suggests (the plugin's sample).
+        """
+        if self.source.value == FILE:
+            path = self.store_file.value
+            if not path or not self.store_file.line_edit.value.strip():
+                return None, None
+            info, name = store_metadata(path), os.path.basename(path)
+        else:
+            layer = self.points.value
+            if layer is None:
+                return None, None
+            info, name = layer_records(layer), repr(layer.name)
+            if not isinstance(info.get("link"), dict) and info.get("store"):
+                info = {**store_metadata(info["store"]), **info}
+        record = info.get("link")
+        if isinstance(record, dict) and record:
+            return record, f"the link record of {name}"
+        source = record_source(info)
+        suggestion = suggested_parameters(self._viewer, source, "suggested_link")
+        if suggestion:
+            return suggestion, f"suggested for {source!r}"
+        return None, None
+
+    def show_data_set_parameters(self, *_) -> None:
+        """Show the chosen input's link parameters (see :meth:`data_set_parameters`);
+        an input without any keeps the fields as they are (the last values)."""
+        if self.worker is not None:
+            return  # the fields describe the run in progress
+        record, what = self.data_set_parameters()
+        values = _fields.record_form(LINK, record, FIELDS)
+        if values and _fields.set_values(self.params, values):
+            self.status.value = f"Parameters of {what}."
+
     def _parameters(self) -> dict:
         return _fields.form_values(self.params)
 
@@ -284,21 +349,30 @@ class LinkWidget(Container):
             layer = next((lyr for lyr in self._points_choices() if _store_of(lyr[1])
                           and os.path.abspath(_store_of(lyr[1])) == os.path.abspath(path)),
                          (None, None))[1]
-            name = _base_name(layer.name) if layer else Path(path).stem
+            name = _base_name(layer.name) if layer else None  # None: the store's
             return self._store_job(str(path), name, record, options, layer)
         layer = self.points.value
         if layer is None:
             raise ValueError("No input: locate features first (Locate widget), add a "
                              "Points layer, or choose a store file.")
         if _store_of(layer):
+            # the layer's table, to link what it shows if its points were edited (a
+            # windowed layer holds only frames around the slider: its store is linked)
+            info = layer.metadata.get("streamtrack") or {}
+            table = None
+            if not info.get("windowed") and layer.ndim in (3, 4):
+                try:
+                    table = features_from_points(layer.data, layer.features)
+                except ValueError:  # not a movie's points (e.g. one image's): the store
+                    table = None
             return self._store_job(_store_of(layer), _base_name(layer.name), record, options,
-                                   layer)
+                                   layer, table)
         table = features_from_points(layer.data, layer.features)
         if not len(table):
             raise ValueError(f"The layer {layer.name!r} has no points to link.")
         return _Job(_base_name(layer.name), record, options, layer=layer, table=table)
 
-    def _store_job(self, path, name, record, options, layer) -> _Job:
+    def _store_job(self, path, name, record, options, layer, table=None) -> _Job:
         if os.path.isdir(path):
             raise ValueError(f"{path} is a folder: choose the store file (.h5) in it.")
         if not os.path.isfile(path):
@@ -315,8 +389,10 @@ class LinkWidget(Container):
             raise StoreError(f"Cannot read the store {path}: {describe(exc)}") from exc
         if not frames:
             raise ValueError(f"The store {path} holds no frames.")
+        if name is None:  # the names the reader gives the store's layers
+            name = store_base_name(path, meta)
         return _Job(name, record, options, layer=layer, store=path, frames=frames,
-                    size=store_diameter(meta))
+                    size=store_diameter(meta), table=table)
 
     # ---- running --------------------------------------------------------------------
     def run(self):
@@ -335,7 +411,7 @@ class LinkWidget(Container):
         self._job, self._n_done, self._outcome = job, 0, "failed"
         if job.store:
             _window.release(job.store)  # a window's read handle would block writing
-            self._gen, total = _link_store(job.store, job.options), len(job.frames)
+            self._gen, total = _link_store(job), len(job.frames)
         else:
             self._gen, total = _link_table(job.table, job.options), job.table["frame"].nunique()
         self._total = total
@@ -389,6 +465,11 @@ class LinkWidget(Container):
         self._then = self._show(result)
         n = result.n_particles
         where = f"; 'particle' saved in {self._job.store}" if self._job.store else ""
+        if self._job.edited:
+            self.status.value = (f"Linked the layer's {len(self._job.table):,} points "
+                                 f"(edited): {n} trajectories; {self._job.store} now holds "
+                                 "them, with 'particle'.")
+            return
         self.status.value = f"Linked {self._total} frames: {n} trajectories{where}."
 
     def _on_errored(self, exc):
@@ -404,7 +485,7 @@ class LinkWidget(Container):
         if self._closed:
             return
         job, k = self._job, self._n_done
-        if job.store and k:
+        if job.store and k and not job.edited:
             self.status.value = (
                 f"Cancelled after {k} of {self._total} frames: frames {job.frames[0]}–"
                 f"{job.frames[k - 1]} of {job.store} now have 'particle'; later frames "
@@ -446,7 +527,9 @@ class LinkWidget(Container):
                     "search range, or turn on adaptive search (adaptive stop, e.g. 1).")
         else:
             text = f"Linking failed: {describe(exc)}"
-        if self._job.store and self._n_done:
+        if self._job.edited:
+            text += f" The store {self._job.store} is as it was."
+        elif self._job.store and self._n_done:
             text += (f" The store is intact: its first {self._n_done} frames have "
                      "'particle'; later frames were not linked by this run.")
         return text
@@ -523,7 +606,10 @@ class LinkWidget(Container):
                            {"features": tfeatures[rows].reset_index(drop=True),
                             "metadata": {"streamtrack": info},
                             "tail_length": tail, "head_length": 0,
+                            **_colors.tracks_color_kwargs(),
                             **layer_geometry(points, points.ndim)}, "tracks")
+        # by particle with the palette, as the points: in the layer's colour controls too
+        _colors.color_tracks(tracks)
         tracks.track_colors = linked.track_colors[rows]
         if shown is not None:
             _window.window_tracks(viewer, tracks, tdata, tfeatures, linked.track_colors,

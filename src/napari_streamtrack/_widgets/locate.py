@@ -45,9 +45,14 @@ from ._common import (
     describe,
     fit_width,
     layer_geometry,
+    layer_records,
+    parent_file_dialog,
     progress_worker,
     put_layer,
+    record_source,
     scrolled_body,
+    store_metadata,
+    suggested_parameters,
     worker_error,
 )
 from ._histogram import MassHistogram
@@ -228,6 +233,7 @@ class LocateWidget(Container):
                                            "An existing file is opened for appending: the "
                                            "frames located now are replaced, the others "
                                            "are kept.")
+        parent_file_dialog(self.store_path, self)  # over the viewer, not behind the dock
         self.store_class = ComboBox(label="layout", choices=STORE_CLASSES,
                                     value=saved["store_class"],
                                     tooltip="trackpy store layout: one node per frame "
@@ -267,6 +273,8 @@ class LocateWidget(Container):
         self.all_frames.changed.connect(self._show_range)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
+        # an existing store appended to: show the parameters it was located with
+        self.store_path.changed.connect(self._store_chosen)
         for event in LAYER_EVENTS:
             getattr(viewer.layers.events, event).connect(self._refresh_layers)
         viewer.dims.events.current_step.connect(self._frame_changed)
@@ -341,8 +349,52 @@ class LocateWidget(Container):
     def _refresh_layers(self, *_) -> None:
         self.layer.reset_choices()
 
+    def data_set_parameters(self, layer=None):
+        """An Image layer's own locate parameters: ``(values, what)`` or ``(None, None)``.
+
+        The "locate" record of the latest features located in it (a Points
+        layer whose records name it as their source), else the parameters it
+        suggests (the plugin's sample: diameter 11, minmass 500).
+        """
+        layer = self.layer.value if layer is None else layer
+        if layer is None:
+            return None, None
+        for points in reversed(list(self.viewer.layers)):
+            info = layer_records(points)
+            if (isinstance(points, napari.layers.Points) and not info.get("preview")
+                    and isinstance(info.get("locate"), dict)
+                    and record_source(info) == layer.name):
+                return {**info["locate"], "channel": info.get("channel")}, \
+                    f"the locate record of {points.name!r}"
+        suggestion = suggested_parameters(self.viewer, layer.name, "suggested_locate")
+        if suggestion:
+            return suggestion, f"suggested for {layer.name!r}"
+        return None, None
+
+    def show_parameters(self, record, what) -> None:
+        """Show a record's (or a suggestion's) locate parameters in the fields."""
+        values = _fields.record_form(LOCATE, record)
+        done = _fields.set_values(self.params, values) if values else []
+        channel = (record or {}).get("channel")
+        if isinstance(channel, int) and not isinstance(channel, bool) and \
+                self.channel.min <= channel <= self.channel.max:
+            self.channel.value = channel
+        if done:
+            self._say(f"Parameters of {what}.")
+
+    def _store_chosen(self, *_) -> None:
+        if self.running:
+            return
+        text = self.store_path.line_edit.value.strip()
+        path = os.path.abspath(os.path.expanduser(text)) if text else ""
+        record = store_metadata(path).get("locate") if os.path.isfile(path) else None
+        if isinstance(record, dict):
+            self.show_parameters(record, f"the locate record of {os.path.basename(path)}")
+
     def _layer_changed(self, *_) -> None:
         layer = self.layer.value
+        if not self.running:
+            self.show_parameters(*self.data_set_parameters(layer))
         self.channel.visible = bool(layer is not None and layer.rgb)
         try:
             n = len(self.frames())
