@@ -518,3 +518,52 @@ def test_bad_input_is_explained(make_napari_viewer, qtbot, tmp_path, errors):
     qtbot.waitUntil(lambda: not widget._probing, timeout=TIMEOUT)
     assert analyse(qtbot, widget) == "failed"
     assert "no 'particle' column" in errors[-1] and widget.analysis is None
+
+
+EXIT_SCRIPT = """
+import sys, time
+import napari
+from qtpy.QtCore import QEventLoop, QTimer
+from napari_streamtrack._widgets.analyse import AnalyseWidget
+
+viewer = napari.Viewer(show=False)
+widget = AnalyseWidget(viewer)
+viewer.window.add_dock_widget(widget)
+widget.source.value = "Store file"
+widget.store_file.value = sys.argv[1]
+loop = QEventLoop()
+QTimer.singleShot(1500, loop.quit)
+loop.exec_()
+widget.mpp.value, widget.fps.value = 0.5, 10.0
+widget.analyse_button.native.click()
+loop = QEventLoop()
+QTimer.singleShot(100, loop.quit)   # the analysis is under way
+loop.exec_()
+print("running:", widget._life["worker"] is not None, flush=True)
+viewer.close()
+"""
+
+
+def test_closing_napari_during_an_analysis_exits_cleanly(tmp_path):
+    """The window closed and Python exiting while the worker runs: the worker is
+    asked to stop and waited for at exit, instead of emitting into deleted Qt
+    objects (which aborts the process)."""
+    import subprocess
+    import sys
+
+    import streamtrack as tp
+    from streamtrack import synthetic
+
+    traj = synthetic.brownian_trajectories(100, 1500, shape=(512, 512), seed=3)
+    path = tmp_path / "long.h5"
+    with tp.PandasHDFStoreChunked(path) as store:
+        for _, frame in traj.groupby("frame"):
+            store.put(frame)
+    script = tmp_path / "close_early.py"
+    script.write_text(EXIT_SCRIPT)
+    for _ in range(2):
+        done = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
+                              text=True, timeout=300)
+        assert "running: True" in done.stdout
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "has been deleted" not in done.stderr, done.stderr[-2000:]

@@ -4,6 +4,7 @@ no pop-ups of their own), updates at most ~10 times a second (:class:`Throttle`)
 the one-line status (:class:`StatusLine`) and the scrolling body of a dock."""
 from __future__ import annotations
 
+import atexit
 import time
 import warnings
 
@@ -15,6 +16,28 @@ LAYER_TYPES = {"points": Points, "tracks": Tracks}
 # a run's status line and progress bar change at most this often (seconds): redrawing
 # them for every frame of a fast run costs more than the run itself
 UPDATE_INTERVAL = 0.1
+
+
+def _stop_workers_at_exit() -> None:
+    """Ask the widgets' running workers to stop and wait for them (at most 10 s).
+
+    A worker still running when Python exits (napari's window closed during a
+    run) would emit its last signals into Qt objects already deleted, and Qt
+    aborts the process; every run stops within one frame or one block of
+    frames when asked.
+    """
+    from superqt.utils import WorkerBase
+
+    WorkerBase.await_workers(msecs=10_000)
+    # superqt points warnings.showwarning at a worker's signal while it runs;
+    # two workers overlapping can leave that in place after both end, and a
+    # warning at exit would then reach a deleted signal
+    if getattr(warnings.showwarning, "__module__", "") == "superqt.utils._qthreading":
+        warnings.showwarning = _SHOWWARNING
+
+
+_SHOWWARNING = warnings.showwarning
+atexit.register(_stop_workers_at_exit)
 # a new layer of more rows than this is added hidden and shown STAGGER_MS later:
 # adding it and slicing + drawing it for the first time are then two shorter
 # pauses of the GUI (~0.1 s each for 180,000 points) instead of one
