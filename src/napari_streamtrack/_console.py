@@ -49,14 +49,97 @@ def source_files(layer):
     """
     data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
     path = getattr(getattr(layer, "source", None), "path", None)
-    if isinstance(data, np.ndarray) or not path:
+    if isinstance(data, np.ndarray):
         return None  # in memory: nothing is faster than the array itself
     known = _SOURCE_FILES.get(layer)
     if known is not None and known[0] is data and known[1] == path:
         return known[2]
-    files = _matching_files(data, os.fspath(path), bool(getattr(layer, "rgb", False)))
+    rgb = bool(getattr(layer, "rgb", False))
+    files = _matching_files(data, os.fspath(path), rgb) if path else None
+    if files is None:  # a list of files (the source names the first), or no source
+        listed = graph_files(data)
+        files = _matching_files(data, listed, rgb) if listed else None
     _SOURCE_FILES[layer] = (data, path, files)
     return files
+
+
+# a dask graph this big is not searched for file names (napari's stack of n files: 3n)
+MAX_GRAPH_TASKS = 200_000
+
+
+def graph_files(data) -> list[str] | None:
+    """The image file each frame of a lazy (dask) stack reads, if each reads exactly one.
+
+    napari's reader opens a list of files (drag and drop, ``viewer.open(list,
+    stack=True)``) as a dask stack of one delayed read per file, and names
+    only the first file as the layer's source; a script's
+    ``da.stack([da.from_delayed(delayed(imread)(f), ...) ...])`` has no
+    source at all. Their graph holds each file's name as the argument of the
+    task its frame depends on. None for anything else (frames spanning
+    several chunks, a task reading no file or several, a graph too big).
+
+    Parameters
+    ----------
+    data : array-like
+
+    Returns
+    -------
+    list of str or None
+    """
+    try:
+        graph = dict(data.__dask_graph__())
+        keys = data.__dask_keys__()
+        chunks = data.chunks
+    except (AttributeError, TypeError):
+        return None
+    if len(graph) > MAX_GRAPH_TASKS or any(len(c) != 1 for c in chunks[1:]) \
+            or any(c != 1 for c in chunks[0]):
+        return None
+    files = []
+    for frame_keys in keys:
+        key = frame_keys
+        while isinstance(key, list):
+            key = key[0]
+        found = _files_under(graph, key)
+        if len(found) != 1:
+            return None
+        files.append(found.pop())
+    return files
+
+
+def _files_under(graph, key) -> set:
+    """The names of existing files among the arguments of the tasks ``key`` depends on."""
+    from dask.core import get_dependencies
+
+    found, seen, todo = set(), {key}, [key]
+    while todo:
+        current = todo.pop()
+        _strings(graph[current], found)
+        for dependency in get_dependencies(graph, current):
+            if dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+        if len(seen) > 50:  # a frame made from many tasks: not one file read
+            return set()
+    return {name for name in found if os.path.isfile(name)}
+
+
+def _strings(task, found: set, depth: int = 0) -> None:
+    if depth > 6:
+        return
+    if isinstance(task, (str, os.PathLike)):
+        found.add(os.fspath(task))
+    elif isinstance(task, (tuple, list)):
+        for item in task:
+            _strings(item, found, depth + 1)
+    elif isinstance(task, dict):
+        for item in task.values():
+            _strings(item, found, depth + 1)
+    else:  # dask's task objects (dask._task_spec): Task(args, kwargs), DataNode(value)
+        for name in ("args", "kwargs", "value"):
+            part = getattr(task, name, None)
+            if part is not None and part is not task:
+                _strings(part, found, depth + 1)
 
 
 def _matching_files(data, path, rgb):
@@ -116,7 +199,7 @@ def frames_from_layer(layer, channel: int | None = None):
         raise ValueError(f"{layer.name!r} has {data.shape[-1]} channels; channel {channel} "
                          "does not exist.")
     files = source_files(layer)
-    if files is not None:
+    if files is not None:  # a folder, a glob or a list of files
         frames = streamtrack.open(files)
     else:
         if ndim == 2:  # one image: a movie of one frame

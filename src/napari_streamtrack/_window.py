@@ -239,6 +239,14 @@ class TracksWindow:
     shown : (int, int), optional
         The frames the layer holds already (its data are then kept as they
         are); default: fill the layer now.
+
+    Notes
+    -----
+    ``keep`` (see :meth:`set_keep`) leaves whole tracks out of the layer:
+    hidden that way, a track draws no line, no graph edge and no id label,
+    which an alpha of 0 in ``track_colors`` does not achieve. When no kept
+    vertex is in the window, the layer holds one vertex of a left-out track
+    (napari's Tracks layer cannot be empty), transparent.
     """
 
     def __init__(self, viewer, tracks, data, features, colors=None, *,
@@ -247,6 +255,8 @@ class TracksWindow:
         self.data, self.features, self.colors = data, features, colors
         self.margin = TRACKS_WINDOW_MARGIN if margin is None else margin
         self.span = None  # frames [lo, hi] the layer holds
+        self.keep = None  # bool per row of data: the rows the layer may show
+        self.whole = False  # holds every frame: made only to leave tracks out
         self.refills = 0
         self._order = np.argsort(data[:, 1], kind="stable")  # rows by frame
         self._frames = data[self._order, 1]
@@ -283,6 +293,11 @@ class TracksWindow:
         if b <= a:  # nothing here: keep the old tracks rather than an empty layer
             return False
         rows = np.sort(self._order[a:b])  # back in (particle, frame) order
+        blank = False
+        if self.keep is not None:
+            kept = rows[self.keep[rows]]
+            blank = not len(kept)
+            rows = kept if len(kept) else rows[:1]
         color_by = self.tracks.color_by
         with warnings.catch_warnings():
             # between data and features napari falls back to track_id colours
@@ -291,11 +306,20 @@ class TracksWindow:
         self.tracks.features = self.features.iloc[rows].reset_index(drop=True)
         if color_by in self.tracks.features:
             self.tracks.color_by = color_by
-        if self.colors is not None:
-            self.tracks.track_colors = self.colors[rows]
+        if self.colors is not None or blank:
+            colors = (np.array(self.colors[rows], dtype=np.float32) if self.colors is not None
+                      else np.array(self.tracks.track_colors, dtype=np.float32))
+            if blank:
+                colors[:, 3] = 0.0
+            self.tracks.track_colors = colors
         self.span = (lo, hi)
         self.refills += 1
         return True
+
+    def set_keep(self, keep) -> None:
+        """Show only the rows of ``data`` where ``keep`` is true (None: all); refill now."""
+        self.keep = None if keep is None else np.asarray(keep, dtype=bool)
+        self.refresh(force=True)
 
     def close(self):
         """Stop following the slider (the layer keeps the tracks it holds)."""
@@ -307,14 +331,15 @@ class TracksWindow:
         self.tracks.events.head_length.disconnect(self._on_step)
 
 
-def window_tracks(viewer, tracks, data, features, colors=None, shown=None):
+def window_tracks(viewer, tracks, data, features, colors=None, shown=None, margin=None):
     """Make ``tracks`` show ``data`` windowed around the slider (:class:`TracksWindow`).
 
     Replaces a window the layer already had; the window closes when the
     layer leaves the viewer. Returns the window.
     """
     unwindow_tracks(tracks)
-    window = TracksWindow(viewer, tracks, data, features, colors, shown=shown)
+    window = TracksWindow(viewer, tracks, data, features, colors, shown=shown,
+                          margin=margin)
     _TRACK_WINDOWS[id(tracks)] = window
 
     def on_removed(event):
@@ -340,6 +365,40 @@ def tracks_window(tracks):
     """The :class:`TracksWindow` feeding the Tracks layer ``tracks``, or None."""
     window = _TRACK_WINDOWS.get(id(tracks))
     return window if window is not None and window.tracks is tracks else None
+
+
+def all_tracks(tracks):
+    """``(data, features)`` of every track of a Tracks layer, windowed or not."""
+    window = tracks_window(tracks)
+    if window is not None:
+        return window.data, window.features
+    return tracks.data, tracks.features
+
+
+def keep_tracks(viewer, tracks, keep) -> None:
+    """Show only the tracks ``keep(ids)`` is true for in ``tracks``; ``keep`` None: all.
+
+    ``keep`` maps the ids of a whole column of track ids to booleans. A
+    windowed layer (:class:`TracksWindow`) leaves the others out of its
+    window; any other layer gets a window holding all its frames for the
+    purpose, closed again (the layer holding every track) when ``keep`` is
+    None. Hidden that way, a track draws no line and no id label.
+    """
+    window = tracks_window(tracks)
+    if keep is None:
+        if window is not None:
+            window.set_keep(None)
+            if window.whole:
+                unwindow_tracks(tracks)
+        return
+    if window is None:
+        data = np.array(tracks.data, copy=True)
+        frames = data[:, 1]
+        window = window_tracks(viewer, tracks, data, tracks.features.copy(),
+                               shown=(frames.min(), frames.max()),
+                               margin=int(frames.max() - frames.min()) + 1)
+        window.whole = True
+    window.set_keep(keep(window.data[:, 0]))
 
 
 def tracks_layer_data(t_data, t_features, tracks_kw):

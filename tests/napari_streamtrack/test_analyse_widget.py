@@ -15,6 +15,7 @@ from napari_streamtrack import _layers
 from napari_streamtrack._sample_data import brownian_movie_and_truth
 from napari_streamtrack._widgets import analyse as analyse_module
 from napari_streamtrack._widgets.analyse import AnalyseWidget
+from napari_streamtrack._window import all_tracks, tracks_window
 from streamtrack import analysis as core
 from streamtrack import workflow
 from streamtrack.stores.detect import open_store
@@ -80,6 +81,19 @@ def make_widget(viewer, qtbot):
     return widget
 
 
+def drawn(qtbot, widget):
+    """Wait for the plots' drawings (worker threads) to be on screen."""
+    qtbot.waitUntil(lambda: not any(panel.drawing for panel in widget.panels),
+                    timeout=TIMEOUT)
+
+
+def plot_axes(qtbot, widget, panel):
+    """The axes ``panel`` shows once its tab is the current one."""
+    widget.tabs.setCurrentWidget(panel)
+    drawn(qtbot, widget)
+    return panel.axes
+
+
 def analyse(qtbot, widget, start=None):
     """Start (click Analyse, or ``start()``) and wait for the end; return the outcome."""
     with qtbot.waitSignal(widget.done, timeout=TIMEOUT) as blocker:
@@ -87,6 +101,7 @@ def analyse(qtbot, widget, start=None):
             widget.analyse_button.native.click()
         else:
             start()
+    drawn(qtbot, widget)
     return blocker.args[0]
 
 
@@ -94,7 +109,17 @@ def changed(qtbot, widget, change):
     """Change a parameter and wait for the debounced new analysis."""
     with qtbot.waitSignal(widget.done, timeout=TIMEOUT) as blocker:
         change()
+    drawn(qtbot, widget)
     return blocker.args[0]
+
+
+def assert_tracks_hidden(tracks, all_data, short):
+    """The Tracks layer holds every vertex of the kept tracks and none of ``short``'s."""
+    kept = all_data[~np.isin(all_data[:, 0], short)]
+    np.testing.assert_array_equal(tracks.data, kept)
+    assert len(tracks.features) == len(kept)
+    data, _features = all_tracks(tracks)  # the hidden ones are kept aside
+    np.testing.assert_array_equal(data, all_data)
 
 
 def wait_job(qtbot, widget, start):
@@ -136,6 +161,7 @@ def test_sample_store_layers_units_from_image_scale_and_known_d(make_napari_view
     image.scale = (0.1, 0.5, 0.5)
     store = locate_and_link(np.asarray(image.data), tmp_path / "sample.h5")
     points, tracks = viewer.open(store, plugin="napari-streamtrack")
+    all_data = np.array(tracks.data, copy=True)
     widget = make_widget(viewer, qtbot)
     assert widget.layer.value is points and widget.source.value == "Layer"
     # no units record in the store: the image's scale
@@ -162,8 +188,8 @@ def test_sample_store_layers_units_from_image_scale_and_known_d(make_napari_view
     # the plots show the analysis
     legend = [t.get_text() for t in widget.msd_panel.axes.get_legend().get_texts()]
     assert legend[-1].startswith("fit MSD = A t^n") and "lags 0.1-1 s" in legend[-1]
-    widget.tabs.setCurrentWidget(widget.lengths_panel)
-    legend = [t.get_text() for t in widget.lengths_panel.axes.get_legend().get_texts()]
+    axes = plot_axes(qtbot, widget, widget.lengths_panel)
+    legend = [t.get_text() for t in axes.get_legend().get_texts()]
     assert f"minimum length 25: {kept} of {n_all} kept" in legend
 
     # minimum length: shorter trajectories hidden at once in the Points and Tracks layers
@@ -173,8 +199,7 @@ def test_sample_store_layers_units_from_image_scale_and_known_d(make_napari_view
     assert len(short) and (lengths >= 59).sum() > 5
     particle = points.features["particle"].to_numpy()
     np.testing.assert_array_equal(points.shown, ~np.isin(particle, short))
-    alpha = tracks.track_colors[:, 3]
-    np.testing.assert_array_equal(alpha == 0, np.isin(tracks.data[:, 0], short))
+    assert_tracks_hidden(tracks, all_data, short)
     n59 = int((lengths >= 59).sum())
     assert widget.kept_label.text().startswith(f"kept {n59} of {n_all} trajectories")
     assert len(points.data) == len(particle)  # nothing rebuilt
@@ -185,13 +210,15 @@ def test_sample_store_layers_units_from_image_scale_and_known_d(make_napari_view
                                                fit_lags=(1, 10)))
     legend = [t.get_text() for t in widget.lengths_panel.axes.get_legend().get_texts()]
     assert f"minimum length 59: {n59} of {n_all} kept" in legend
-    # recolouring the tracks keeps the short ones hidden
+    # recolouring the tracks keeps the short ones hidden; no id label shows for them
     tracks.color_by = "track_id"
-    np.testing.assert_array_equal(tracks.track_colors[:, 3] == 0,
-                                  np.isin(tracks.data[:, 0], short))
-    # a new input shows every trajectory again
+    tracks.display_id = True
+    assert_tracks_hidden(tracks, all_data, short)
+    # a new input shows every trajectory again (the layer holds them all, no window)
     widget.source.value = "Store file"
-    assert points.shown.all() and (tracks.track_colors[:, 3] == 1).all()
+    assert points.shown.all()
+    np.testing.assert_array_equal(tracks.data, all_data)
+    assert tracks_window(tracks) is None
 
 
 def test_drift_switch_smoothing_max_lag_and_fit_range(make_napari_viewer, qtbot, store,
@@ -218,8 +245,8 @@ def test_drift_switch_smoothing_max_lag_and_fit_range(make_napari_viewer, qtbot,
     table = streamtrack.filter_stubs(dump(store), 25)
     emsd = streamtrack.emsd(table, 0.4, 5.0, 100, detail=True)
     pd.testing.assert_frame_equal(widget.analysis.emsd, emsd, rtol=1e-9)
-    widget.tabs.setCurrentWidget(widget.msd_panel)
-    assert widget.msd_panel.axes.get_title() == "Mean squared displacement (drift kept)"
+    axes = plot_axes(qtbot, widget, widget.msd_panel)
+    assert axes.get_title() == "Mean squared displacement (drift kept)"
     # drift smoothing
     assert changed(qtbot, widget, lambda: setattr(widget.smoothing, "value", 3)) == "analysed"
     assert widget.smoothing_seconds.text() == "= 0.6 s"
@@ -227,8 +254,7 @@ def test_drift_switch_smoothing_max_lag_and_fit_range(make_napari_viewer, qtbot,
                                                smoothing=3, fit_lags=(1, 10)))
     drift = streamtrack.compute_drift(table, 3)
     pd.testing.assert_frame_equal(widget.analysis.drift, drift, rtol=1e-9)
-    widget.tabs.setCurrentWidget(widget.drift_panel)
-    y = widget.drift_panel.axes.get_lines()[0].get_ydata()
+    y = plot_axes(qtbot, widget, widget.drift_panel).get_lines()[0].get_ydata()
     np.testing.assert_allclose(y, drift["y"].to_numpy() * 0.4)
     # MSD max lag (the fit range is clamped into it)
     assert changed(qtbot, widget, lambda: setattr(widget.max_lagtime, "value", 8)) \
@@ -256,6 +282,7 @@ def test_drift_switch_smoothing_max_lag_and_fit_range(make_napari_viewer, qtbot,
     assert "lag times 0.6–1.2 s (4 lags)" in widget.fit_label.text()
     assert widget.fit_seconds.text() == "0.6–1.2 s"
     qtbot.waitUntil(lambda: not widget._timer.isActive(), timeout=TIMEOUT)  # debounced plot
+    drawn(qtbot, widget)
     legend = [t.get_text() for t in widget.msd_panel.axes.get_legend().get_texts()]
     assert "lags 0.6-1.2 s" in legend[-1]
     # the parameters are remembered for the next widget
@@ -343,8 +370,7 @@ def test_points_linked_in_memory_and_tracks_layer(make_napari_viewer, qtbot, sto
     assert len(short)
     np.testing.assert_array_equal(points.shown,
                                   ~np.isin(points.features["particle"], short))
-    np.testing.assert_array_equal(tracks.track_colors[:, 3] == 0,
-                                  np.isin(tracks.data[:, 0], short))
+    assert_tracks_hidden(tracks, tdata, short)
     assert points.metadata["streamtrack"]["units"] == {"mpp": 0.5, "fps": 2.0}
     assert "no store" in widget.units_note.text()
     assert not list(tmp_path.glob("*.csv"))
@@ -525,6 +551,7 @@ import sys, time
 import napari
 from qtpy.QtCore import QEventLoop, QTimer
 from napari_streamtrack._widgets.analyse import AnalyseWidget
+from napari_streamtrack._window import all_tracks, tracks_window
 
 viewer = napari.Viewer(show=False)
 widget = AnalyseWidget(viewer)

@@ -80,18 +80,53 @@ def test_a_folder_layer_is_located_from_its_files(make_napari_viewer, qtbot, tmp
                                   viewer.layers["in memory features"].data)
 
 
-def test_files_that_no_longer_match_are_not_used(make_napari_viewer, png_folder):
+def test_files_read_only_while_they_match(make_napari_viewer, png_folder):
     viewer = make_napari_viewer()
     lazy = viewer.open(str(png_folder))[0]
     # the layer's data replaced (same shape and type, other pixels): the data are read
+    files = sorted(str(png_folder / name) for name in os.listdir(png_folder))
     reversed_ = viewer.open(str(png_folder))[0]
     reversed_.data = reversed_.data[::-1]
-    assert source_files(reversed_) is None
+    # not the folder; the files its frames read, in their order
+    assert source_files(reversed_) == files[::-1]
     np.testing.assert_array_equal(frames_from_layer(reversed_, 1)[0],
                                   np.asarray(lazy.data[-1])[..., 1])
+    # other pixels than the files' (a filter applied lazily): the data are read
+    filtered = viewer.open(str(png_folder))[0]
+    filtered.data = filtered.data.map_blocks(lambda block: block // 2)
+    assert source_files(filtered) is None
+    assert frames_from_layer(filtered, 1).filenames is None
     Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(png_folder / "frame_999.png")
-    # 13 files now, 12 frames in the layer: the layer's own array is read
-    assert source_files(lazy) is None
+    # 13 files in the layer's folder now, 12 frames in the layer: the 12 files it reads
+    assert len(lazy.data) == 12
+    assert source_files(lazy) == files
     frames = frames_from_layer(lazy, 1)
-    assert frames.filenames is None and len(frames) == 12
+    assert frames.filenames == files
     np.testing.assert_array_equal(frames[3], np.asarray(lazy.data[3])[..., 1])
+
+
+def test_a_list_of_files_and_a_script_stack_are_read_from_their_files(make_napari_viewer,
+                                                                       png_folder):
+    import dask
+    import dask.array as da
+
+    viewer = make_napari_viewer()
+    files = sorted(str(png_folder / name) for name in os.listdir(png_folder))
+    # napari's reader given a list: the source names only the first file
+    listed = viewer.open(files[2:9], stack=True)[0]
+    assert os.fspath(listed.source.path) == files[2]
+    assert source_files(listed) == files[2:9]
+    frames = frames_from_layer(listed, 1)
+    assert frames.filenames == files[2:9] and len(frames) == 7
+    np.testing.assert_array_equal(frames[4], np.asarray(listed.data[4])[..., 1])
+    # a stack of delayed reads made in a script: no source at all
+    first = np.asarray(Image.open(files[0]))
+    read = dask.delayed(lambda name: np.asarray(Image.open(name)))
+    stack = da.stack([da.from_delayed(read(name), first.shape, first.dtype)
+                      for name in files])
+    scripted = viewer.add_image(stack, rgb=True, name="scripted")
+    assert scripted.source.path is None
+    assert source_files(scripted) == files
+    # a dask array made of no file: read from the array
+    made = viewer.add_image(da.zeros((5, 32, 32), chunks=(1, 32, 32)), name="zeros")
+    assert source_files(made) is None

@@ -82,6 +82,53 @@ def test_tracks_follow_the_slider(linked_viewer):
         np.testing.assert_allclose(colours[0], points.border_color[ids == particle][0])
 
 
+def test_left_out_tracks_stay_out_as_the_slider_moves(linked_viewer):
+    """``keep_tracks`` (the Analyse widget's length filter) on a windowed layer."""
+    viewer, linked = linked_viewer
+    tracks = viewer.layers["movie tracks"]
+    window = _window.tracks_window(tracks)
+    all_tracks, _ = _layers.tracks_data(linked)
+    ids = np.unique(all_tracks[:, 0])
+    hidden = ids[::2]
+    _window.keep_tracks(viewer, tracks, lambda p: ~np.isin(p, hidden))
+    assert _window.tracks_window(tracks) is window  # the same window, filtered
+    for t in (10, 20, 0, 29):
+        viewer.dims.set_current_step(0, t)
+        held = sorted(_held_frames(tracks))
+        rows = np.isin(all_tracks[:, 1], held) & ~np.isin(all_tracks[:, 0], hidden)
+        np.testing.assert_array_equal(tracks.data, all_tracks[rows])
+        assert len(tracks.features) == len(tracks.data)
+        assert (tracks.track_colors[:, 3] == 1).all()
+    # nothing kept in the window: one transparent vertex (a Tracks layer cannot be empty)
+    _window.keep_tracks(viewer, tracks, lambda p: np.zeros(len(p), bool))
+    assert len(tracks.data) == 1 and (tracks.track_colors[:, 3] == 0).all()
+    # all back
+    _window.keep_tracks(viewer, tracks, None)
+    held = sorted(_held_frames(tracks))
+    np.testing.assert_array_equal(tracks.data, all_tracks[np.isin(all_tracks[:, 1], held)])
+    assert _window.tracks_window(tracks) is window
+
+
+def test_left_out_tracks_of_a_layer_without_window(make_napari_viewer):
+    """A small Tracks layer gets a window holding every frame while tracks are left out."""
+    viewer = make_napari_viewer()
+    data = np.array([[1, 0, 5, 5], [1, 1, 6, 6], [2, 0, 9, 9], [2, 1, 8, 8], [2, 2, 7, 7],
+                     [3, 1, 2, 2], [3, 2, 3, 3]], float)
+    tracks = viewer.add_tracks(data, features={"mass": np.arange(7.0)})
+    tracks.display_id = True
+    _window.keep_tracks(viewer, tracks, lambda p: p != 2)
+    np.testing.assert_array_equal(tracks.data, data[data[:, 0] != 2])
+    np.testing.assert_array_equal(tracks.features["mass"], [0, 1, 5, 6])
+    for t in (0, 1, 2):  # the slider never refills it
+        viewer.dims.set_current_step(0, t)
+        np.testing.assert_array_equal(tracks.data, data[data[:, 0] != 2])
+    np.testing.assert_array_equal(_window.all_tracks(tracks)[0], data)
+    _window.keep_tracks(viewer, tracks, None)
+    np.testing.assert_array_equal(tracks.data, data)
+    np.testing.assert_array_equal(tracks.features["mass"], np.arange(7.0))
+    assert _window.tracks_window(tracks) is None
+
+
 def test_removing_the_layer_stops_the_window(linked_viewer):
     viewer, _ = linked_viewer
     tracks = viewer.layers["movie tracks"]

@@ -23,11 +23,10 @@ analysed; the fitted lag range refits the MSD already measured
 (:meth:`~streamtrack.analysis.Analysis.refit`), nothing is read again.
 
 The minimum length hides shorter trajectories at once in every Points and
-Tracks layer of the input: Points through the public ``shown`` mask, Tracks
-through the alpha of the public ``track_colors`` (napari's Tracks layer has
-no per-track visibility; the data is never replaced). A hidden track's id
-label (``display_id``) and graph still show; when the user recolours the
-Tracks layer (``color_by``, ``colormap``) the hiding is applied again.
+Tracks layer of the input, no layer replaced (:mod:`._hiding`).
+
+Plots are drawn in a worker thread (:mod:`._plots`); the GUI thread only
+shows their pixels. The jobs the workers run are in :mod:`._analyse_jobs`.
 
 Units (µm per pixel, frames per second) come from the store's units record,
 else the layer's ``scale`` (and ``units``), else what is typed in; the units
@@ -37,14 +36,11 @@ layer) or there is none, in the layers' metadata.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
-from dataclasses import dataclass, field
 
 import napari.viewer
 import numpy as np
-import pandas as pd
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -71,13 +67,28 @@ from qtpy.QtWidgets import (
 )
 
 from streamtrack import analysis as core
-from streamtrack import workflow
 from streamtrack.exceptions import StoreError
-from streamtrack.stores.detect import open_store
 
 from .. import _settings
-from .._layers import features_from_points, features_from_tracks
+from .._units import units_from_scale
+from .._window import all_tracks
+from ._analyse_jobs import (
+    CSV_FILES,
+    Cancelled,
+    Source,
+    base_name,
+    is_linked,
+    probe,
+    run_analysis,
+    store_of,
+    with_min_length,
+    write_csv_tables,
+    write_kept_store,
+    write_plot_png,
+)
 from ._common import Throttle, describe, main_window, one_line, parent_file_dialog
+from ._hiding import LengthHiding
+from ._plots import PlotPanel
 
 SETTINGS = "analyse"
 DEFAULTS = {"mpp": 1.0, "fps": 1.0, "min_length": 25, "subtract_drift": True,
@@ -87,24 +98,13 @@ LAYER, FILE = "Layer", "Store file"
 DEBOUNCE_MS = 300
 # errors the user can fix: the message alone explains them
 EXPECTED = (StoreError, ValueError, OSError, KeyError)
-# the CSV tables of an analysis (Analysis.write writes these and the figures)
-CSV_FILES = ("emsd.csv", "imsd.csv", "drift.csv", "track_lengths.csv")
 # plots: tab title, core function, file name of Analysis.write
 PLOTS = (("Lengths", core.plot_track_lengths, "track_lengths.png"),
          ("Drift", core.plot_drift, "drift.png"),
          ("MSD", core.plot_msd, "msd.png"))
-# the exported figures' size (inches) and resolution: Analysis.write's
-EXPORT_SIZE, EXPORT_DPI = (6.4, 4.8), 100
-# the plots' margins on screen, pixels: left (tick labels and axis label), right,
-# bottom (tick labels and axis label), top (title)
-MARGINS = (60, 12, 44, 26)
-# individual MSD curves drawn on screen (each is a matplotlib line: drawing 200 of
-# them takes a few tenths of a second on the GUI thread); the exported PNG has 200
+# individual MSD curves drawn on screen (each is a matplotlib line, drawn in a
+# worker thread that shares the interpreter with the GUI); the exported PNG has 200
 SCREEN_CURVES = 50
-
-
-class Cancelled(Exception):
-    """Raised by the core's progress callback once Cancel was pressed."""
 
 
 # ------------------------------------------------------------------ dialogs (tests replace)
@@ -120,270 +120,15 @@ def ask_folder(parent, caption: str, start: str) -> str:
 
 
 # ------------------------------------------------------------------ units
-def _length_um(value: float, unit) -> float | None:
-    """``value`` of ``unit`` in µm; None when ``unit`` is not a length."""
-    try:
-        if unit is not None and str(unit) not in ("pixel", "dimensionless", ""):
-            if (1 * unit).dimensionality == {"[length]": 1}:
-                return float((value * unit).to("micrometer").magnitude)
-            return None
-    except Exception:  # noqa: BLE001 - anything pint cannot convert: not a length
-        return None
-    return None
-
-
-def _time_s(value: float, unit) -> float | None:
-    try:
-        if unit is not None and str(unit) not in ("pixel", "dimensionless", ""):
-            if (1 * unit).dimensionality == {"[time]": 1}:
-                return float((value * unit).to("second").magnitude)
-            return None
-    except Exception:  # noqa: BLE001
-        return None
-    return None
-
-
 def layer_units(layer) -> dict:
     """Microns per pixel and frames per second a layer's ``scale`` (and ``units``) give.
 
-    The last two axes are y and x, the first one time (a layer of three
-    axes or more). An axis with a physical unit (napari 0.5+'s
-    ``layer.units``: nm, µm, ms, s...) is converted; an axis without one
-    (napari's default, 'pixel') is read as µm or s when its scale is not 1
-    (the default scale says nothing).
-
-    Returns
-    -------
-    dict
-        ``mpp`` and/or ``fps`` that the layer tells (either may be missing).
+    See :func:`napari_streamtrack._units.units_from_scale`: either may be missing.
     """
-    scale = np.asarray(layer.scale, dtype=float)
-    units = tuple(getattr(layer, "units", None) or (None,) * len(scale))
-    found = {}
-    if len(scale) >= 2:
-        value, unit = scale[-2], units[-2]
-        mpp = _length_um(value, unit)
-        if mpp is None and str(unit) in ("pixel", "None") and value != 1:
-            mpp = float(value)
-        if mpp is not None and mpp > 0:
-            found["mpp"] = mpp
-    if len(scale) >= 3:
-        value, unit = scale[0], units[0]
-        seconds = _time_s(value, unit)
-        if seconds is None and str(unit) in ("pixel", "None") and value != 1:
-            seconds = float(value)
-        if seconds is not None and seconds > 0:
-            found["fps"] = 1.0 / seconds
-    return found
-
-
-# ------------------------------------------------------------------ inputs
-def _store_of(layer) -> str | None:
-    return (layer.metadata.get("streamtrack") or {}).get("store")
-
-
-def _is_linked(layer) -> bool:
-    if isinstance(layer, Tracks):
-        return True
-    return isinstance(layer, Points) and "particle" in layer.features.columns
-
-
-def _base(name: str) -> str:
-    for suffix in (" features", " tracks"):
-        if name.endswith(suffix):
-            return name[:-len(suffix)]
-    return name
-
-
-@dataclass
-class Source:
-    """What an analysis reads, and the layers it concerns (main-thread snapshot)."""
-
-    key: tuple  # ('store', abspath) or ('layer', id): results belong to one source
-    name: str
-    path: str | None = None  # a store file, streamed
-    layer: object = None  # the chosen layer
-    layers: list = field(default_factory=list)  # Points/Tracks showing these trajectories
-    data: np.ndarray | None = None  # a layer without a store: its data and features
-    features: pd.DataFrame | None = None
-    kind: str = "points"
-
-
-def _table(source: Source) -> pd.DataFrame:
-    """The feature table of a layer without a store (worker thread)."""
-    if source.kind == "tracks":
-        return features_from_tracks(source.data, source.features)
-    if "particle" not in source.features.columns:
-        raise ValueError(f"The layer {source.name!r} is not linked (no 'particle' feature): "
-                         "link it first (Link trajectories).")
-    return features_from_points(source.data, source.features)
-
-
-def _probe(path: str) -> dict:
-    """What the widget needs to know of a store before analysing it (worker thread)."""
-    with open_store(path, mode="r") as store:
-        return {"frames": len(store.frames), "units": workflow.units(store),
-                "class": type(store).__name__}
-
-
-def _save_units(path: str, mpp: float, fps: float) -> str | None:
-    """Record the units in the store; the reason why not (None: saved)."""
-    if not os.access(path, os.W_OK):
-        return "the store file is read-only"
-    try:
-        with open_store(path, mode="a") as store:
-            workflow.save_units(store, mpp=mpp, fps=fps)
-    except (StoreError, OSError, NotImplementedError, ValueError) as exc:
-        return f"the store cannot be written ({one_line(exc)})"
-    return None
-
-
-def _run(source: Source, options: dict, save_units: bool, progress):
-    """One analysis (worker thread): ``(Analysis, where the units are recorded)``."""
-    note = None
-    if source.path and save_units:
-        note = _save_units(source.path, options["mpp"], options["fps"])
-    if source.path:
-        with open_store(source.path, mode="r") as store:
-            result = core.analyse(store, progress=progress, **options)
-    else:
-        result = core.analyse(_table(source), progress=progress, **options)
-    return result, note
-
-
-def _write_kept(source: Source, threshold: int, output: str, units: dict) -> dict:
-    """``filter_stubs(store, threshold, output=new store)`` (worker thread)."""
-    import shutil
-
-    import streamtrack
-
-    try:
-        if source.path:
-            with open_store(source.path, mode="r") as store:
-                layout = type(store).__name__
-                with workflow.new_store(output, layout) as out:
-                    streamtrack.filter_stubs(store, threshold, output=out)
-                    _record_kept(out, source, threshold, units)
-                    frames = out.frames
-                    rows = sum(len(out.get(t)) for t in frames)
-        else:
-            with workflow.new_store(output, "frames") as out:
-                streamtrack.filter_stubs(_table(source), threshold, output=out)
-                _record_kept(out, source, threshold, units)
-                frames = out.frames
-                rows = sum(len(out.get(t)) for t in frames)
-    except BaseException:
-        # the widget checked that the file was new: no half-written store is left
-        for leftover in (output, output + ".chunks"):
-            if os.path.isdir(leftover):
-                shutil.rmtree(leftover, ignore_errors=True)
-            elif os.path.exists(leftover):
-                os.remove(leftover)
-        raise
-    return {"path": output, "frames": len(frames), "rows": rows}
-
-
-def _record_kept(out, source, threshold, units):
-    workflow.save_units(out, **units)
-    out.save_metadata("filter_stubs", {"threshold": int(threshold),
-                                       "source": source.path or source.name})
-
-
-def _write_csv(analysis, folder: str) -> list[str]:
-    paths = [os.path.join(folder, name) for name in CSV_FILES]
-    analysis.emsd.to_csv(paths[0])
-    analysis.imsd.to_csv(paths[1])
-    analysis.drift.to_csv(paths[2])
-    analysis.tracks.to_csv(paths[3])
-    return paths
-
-
-def _write_png(analysis, plot, path: str) -> list[str]:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=EXPORT_SIZE, layout="constrained")
-    plot(figure.add_subplot(), analysis)
-    figure.savefig(path, dpi=EXPORT_DPI)
-    return [path]
-
-
-def with_min_length(analysis, min_length: int):
-    """``analysis`` with its ``kept`` column for another minimum length (for the histogram
-    and the layers, before the new analysis arrives)."""
-    tracks = analysis.tracks.assign(kept=analysis.tracks["length"] >= min_length)
-    return dataclasses.replace(analysis, min_length=min_length, tracks=tracks)
+    return units_from_scale(layer.scale, getattr(layer, "units", None))
 
 
 # ------------------------------------------------------------------ the widget
-class PlotPanel(QWidget):
-    """A matplotlib canvas drawing one of the core's plots, and a "Save PNG…" button."""
-
-    def __init__(self, title: str, plot, filename: str, save, parent=None):
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        super().__init__(parent)
-        self.title, self.plot, self.filename = title, plot, filename
-        self.screen_plot = plot  # what the canvas draws (the MSD: fewer curves)
-        # fixed margins in pixels (set on resize): a layout engine would measure every
-        # label at each draw, the larger part of a draw's time on the GUI thread
-        self.figure = Figure(figsize=(4.4, 3.1), dpi=90)
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.mpl_connect("resize_event", lambda _event: self._margins())
-        self.canvas.setFixedHeight(260)
-        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.axes = self.figure.add_subplot()
-        self.save_button = PushButton(text=f"Save {title.lower()} plot as PNG…",
-                                      enabled=False)
-        self.save_button.changed.connect(lambda: save(self))
-        self.analysis = None
-        self.stale = False
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.canvas)
-        layout.addWidget(self.save_button.native)
-        self._margins()
-        self._message("Analyse an input to see this plot.")
-
-    def _margins(self):
-        width, height = self.figure.bbox.width, self.figure.bbox.height
-        if width > 100 and height > 100:
-            self.figure.subplots_adjust(left=MARGINS[0] / width, right=1 - MARGINS[1] / width,
-                                        bottom=MARGINS[2] / height,
-                                        top=1 - MARGINS[3] / height)
-
-    def _message(self, text: str):
-        self.axes.clear()
-        self.axes.set_axis_off()
-        self.axes.text(0.5, 0.5, text, ha="center", va="center", transform=self.axes.transAxes,
-                       fontsize=10, wrap=True)
-        self.canvas.draw_idle()
-
-    def show_analysis(self, analysis, now: bool = True):
-        """Keep ``analysis``; draw it now, or when the tab is shown (``now`` False)."""
-        self.analysis = analysis
-        self.save_button.enabled = analysis is not None
-        self.stale = True
-        if now:
-            self.redraw()
-
-    def redraw(self):
-        if not self.stale:
-            return
-        self.stale = False
-        if self.analysis is None:
-            self._message("Analyse an input to see this plot.")
-            return
-        import matplotlib
-
-        with matplotlib.rc_context({"font.size": 9, "axes.titlesize": 10,
-                                    "legend.fontsize": 8}):
-            self.axes.clear()
-            self.axes.set_axis_on()
-            self.screen_plot(self.axes, self.analysis)
-        self.canvas.draw_idle()
-
-
 class AnalyseWidget(QWidget):
     """Analyse linked trajectories: lengths, drift, MSD, D, on a layer or a store.
 
@@ -421,8 +166,7 @@ class AnalyseWidget(QWidget):
         self._source = None  # the Source of self.analysis / of the running worker
         self._stale = False  # parameters changed since the last analysis
         self._rerun = False  # start again when the running worker ends
-        self._hidden = []  # layers whose trajectories the widget hides
-        self._applying = False
+        self._hiding = LengthHiding(viewer)  # short trajectories hidden in the layers
         self._units_origin = "typed in"
         self._probe_info = {}  # the input store's frames and units record
         self._outcome = "failed"
@@ -640,9 +384,9 @@ class AnalyseWidget(QWidget):
 
     # ---- inputs ---------------------------------------------------------------------
     def _layer_choices(self, _widget=None):
-        layers = [lyr for lyr in self._viewer.layers if _is_linked(lyr)]
+        layers = [lyr for lyr in self._viewer.layers if is_linked(lyr)]
         # layers with a store first, Points before Tracks of the same data
-        layers.sort(key=lambda lyr: (_store_of(lyr) is None, isinstance(lyr, Tracks)))
+        layers.sort(key=lambda lyr: (store_of(lyr) is None, isinstance(lyr, Tracks)))
         return [(lyr.name, lyr) for lyr in layers]
 
     def _on_inserted(self, event):
@@ -650,7 +394,7 @@ class AnalyseWidget(QWidget):
             return
         self.layer.reset_choices()
         layer = event.value
-        if _is_linked(layer) and self.analysis is None and self.worker is None:
+        if is_linked(layer) and self.analysis is None and self.worker is None:
             # the Link widget (or the reader) just made it: analyse that
             if self.layer.value is None or not isinstance(layer, Tracks):
                 self.layer.value = layer
@@ -658,7 +402,7 @@ class AnalyseWidget(QWidget):
     def _on_removed(self, event):
         if self._closed:
             return
-        self._hidden = [lyr for lyr in self._hidden if lyr is not event.value]
+        self._hiding.forget(event.value)
         self.layer.reset_choices()
 
     def current_source(self, copy: bool = False) -> Source:
@@ -678,8 +422,8 @@ class AnalyseWidget(QWidget):
             if not os.path.exists(path) and not os.path.isdir(path + ".chunks"):
                 raise FileNotFoundError(f"The store {path} is missing.")
             layers = [lyr for lyr in self._viewer.layers
-                      if isinstance(lyr, (Points, Tracks)) and _store_of(lyr)
-                      and os.path.abspath(_store_of(lyr)) == path]
+                      if isinstance(lyr, (Points, Tracks)) and store_of(lyr)
+                      and os.path.abspath(store_of(lyr)) == path]
             name = os.path.splitext(os.path.basename(path))[0]
             return Source(("store", path), name, path=path, layers=layers,
                           layer=layers[0] if layers else None)
@@ -687,24 +431,26 @@ class AnalyseWidget(QWidget):
         if layer is None or layer not in self._viewer.layers:
             raise ValueError("No linked layer: link features first (Link trajectories), "
                              "open a linked store, or choose a store file.")
-        path = _store_of(layer)
+        path = store_of(layer)
         if path:
             path = os.path.abspath(path)
             layers = [lyr for lyr in self._viewer.layers
-                      if isinstance(lyr, (Points, Tracks)) and _store_of(lyr)
-                      and os.path.abspath(_store_of(lyr)) == path]
-            return Source(("store", path), _base(layer.name), path=path, layer=layer,
+                      if isinstance(lyr, (Points, Tracks)) and store_of(lyr)
+                      and os.path.abspath(store_of(lyr)) == path]
+            return Source(("store", path), base_name(layer.name), path=path, layer=layer,
                           layers=layers)
-        base = _base(layer.name)
+        base = base_name(layer.name)
         layers = [layer] + [lyr for lyr in self._viewer.layers
                             if lyr is not layer and isinstance(lyr, (Points, Tracks))
-                            and not _store_of(lyr) and _base(lyr.name) == base
+                            and not store_of(lyr) and base_name(lyr.name) == base
                             and type(lyr) is not type(layer)]
         kind = "tracks" if isinstance(layer, Tracks) else "points"
         source = Source(("layer", id(layer)), base, layer=layer, layers=layers, kind=kind)
-        if copy:
-            source.data = np.array(layer.data, copy=True)
-            source.features = layer.features.copy()
+        if copy:  # every track, also those a window or the length filter leaves out
+            data, features = all_tracks(layer) if kind == "tracks" else (layer.data,
+                                                                         layer.features)
+            source.data = np.array(data, copy=True)
+            source.features = features.copy()
         return source
 
     def _input_changed(self, *_):
@@ -746,7 +492,7 @@ class AnalyseWidget(QWidget):
                       "layer.")
             self.probed.emit()
             return
-        worker = create_worker(_probe, source.path, _start_thread=False, _ignore_errors=True)
+        worker = create_worker(probe, source.path, _start_thread=False, _ignore_errors=True)
 
         def found(info):
             if self._closed or self._probe_worker is not worker:
@@ -967,7 +713,7 @@ class AnalyseWidget(QWidget):
                 raise Cancelled
             self._progressed.emit(stage, done, total)
 
-        worker = create_worker(_run, source, options, save, progress, _start_thread=False,
+        worker = create_worker(run_analysis, source, options, save, progress, _start_thread=False,
                                _ignore_errors=True)
         holder["worker"] = worker
         worker.pbar = self._pbar
@@ -1104,74 +850,10 @@ class AnalyseWidget(QWidget):
 
     # ---- hiding short trajectories ----------------------------------------------------
     def _apply_hiding(self, analysis):
-        """Hide trajectories shorter than the minimum in the input's layers."""
-        lengths = analysis.tracks["length"]
-        ids = lengths.index.to_numpy()
-        order = np.argsort(ids, kind="stable")
-        ids, counts = ids[order].astype(np.float64), lengths.to_numpy()[order]
-        n = analysis.min_length
-
-        def keep(particles):
-            particles = np.asarray(particles, dtype=np.float64)
-            if not len(ids):
-                return np.ones(len(particles), bool)
-            i = np.clip(np.searchsorted(ids, particles), 0, len(ids) - 1)
-            found = ids[i] == particles
-            return ~found | (counts[i] >= n)
-
-        self._keep = keep
-        for layer in self._source.layers:
-            if layer not in self._viewer.layers:
-                continue
-            self._hide_in(layer)
-            if layer not in self._hidden:
-                self._hidden.append(layer)
-                layer.events.data.connect(self._layer_changed)
-                if isinstance(layer, Tracks):
-                    layer.events.color_by.connect(self._layer_changed)
-                    layer.events.colormap.connect(self._layer_changed)
-
-    def _hide_in(self, layer):
-        self._applying = True
-        try:
-            if isinstance(layer, Points):
-                if "particle" in layer.features.columns:
-                    layer.shown = self._keep(layer.features["particle"].to_numpy())
-            elif isinstance(layer, Tracks) and layer.track_colors is not None:
-                colors = np.array(layer.track_colors, dtype=np.float32, copy=True)
-                if len(colors) == len(layer.data):
-                    colors[:, 3] = np.where(self._keep(layer.data[:, 0]), 1.0, 0.0)
-                    layer.track_colors = colors
-        finally:
-            self._applying = False
-
-    def _layer_changed(self, event):
-        layer = getattr(event, "source", None)
-        if self._applying or layer not in self._hidden:
-            return
-        self._hide_in(layer)
+        self._hiding.apply(self._source, analysis)
 
     def _restore_layers(self):
-        """Show every trajectory again in the layers the widget hid some in."""
-        for layer in self._hidden:
-            for name in ("data", "color_by", "colormap"):
-                emitter = getattr(layer.events, name, None)
-                if emitter is not None:
-                    try:
-                        emitter.disconnect(self._layer_changed)
-                    except (TypeError, ValueError, RuntimeError):
-                        pass
-            self._applying = True
-            try:
-                if isinstance(layer, Points):
-                    layer.shown = np.ones(len(layer.data), bool)
-                elif layer.track_colors is not None:
-                    colors = np.array(layer.track_colors, dtype=np.float32, copy=True)
-                    colors[:, 3] = 1.0
-                    layer.track_colors = colors
-            finally:
-                self._applying = False
-        self._hidden = []
+        self._hiding.restore()
 
     # ---- writing ----------------------------------------------------------------------
     def _start_job(self, fn, *args, kind: str, what: str):
@@ -1235,7 +917,7 @@ class AnalyseWidget(QWidget):
             return None
         units = {"mpp": float(self.mpp.value), "fps": float(self.fps.value)}
         self._say(f"Writing the trajectories of {n} positions or more to {path}…")
-        return self._start_job(_write_kept, self._source, n, path, units, kind="store",
+        return self._start_job(write_kept_store, self._source, n, path, units, kind="store",
                                what=f"Wrote the trajectories of {n} positions or more to "
                                     "{path}: {rows} positions in {frames} frames.")
 
@@ -1258,7 +940,7 @@ class AnalyseWidget(QWidget):
         if not os.path.isdir(folder):
             self._report(f"{folder} is not a folder.")
             return None
-        return self._start_job(_write_csv, self.analysis, folder, kind="csv",
+        return self._start_job(write_csv_tables, self.analysis, folder, kind="csv",
                                what="Exported {paths} to {folder}.")
 
     def save_png(self, panel: PlotPanel, path: str | None = None):
@@ -1276,7 +958,7 @@ class AnalyseWidget(QWidget):
         path = os.fspath(path)
         if not path.lower().endswith(".png"):
             path += ".png"
-        return self._start_job(_write_png, analysis, panel.plot, path, kind="png",
+        return self._start_job(write_plot_png, analysis, panel.plot, path, kind="png",
                                what="Saved {paths} in {folder}.")
 
     # ---- messages -----------------------------------------------------------------------
