@@ -4,11 +4,14 @@ nodes (rows) and peak memory, at two movie lengths.
     python benchmarks/bench_export.py [--frames 2000 20000] [--features 500]
                                       [--formats geff csv parquet]
     python benchmarks/bench_export.py --frames 10000 100000     # the long movie
+    python benchmarks/bench_export.py --end-rate 0.1           # many short trajectories
 
 A linked :class:`PandasHDFStoreChunked` of ``frames`` x ``features``
 trajectories (locate's columns, Brownian steps, trajectories ending with
-probability 1/2000 per frame, units recorded) is written once into the temp
-folder and reused. Each export runs in a fresh process (so its peak RSS is
+probability ``--end-rate`` per frame, 1/2000 by default; 0.1: trajectories of
+10 frames, millions of particles in a long movie, of which only those seen
+lately should be held; units recorded) is written once into the temp folder
+and reused. Each export runs in a fresh process (so its peak RSS is
 its own): ``streamtrack.exchange.export(store, out)``; ``read`` only streams
 the store (what every export costs at least). Printed per format and length:
 seconds, seconds per million nodes, peak RSS, the RSS before the export
@@ -40,14 +43,15 @@ def current_rss_mb():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def store_path(n_frames, n_features):
+def store_path(n_frames, n_features, end_rate=1 / 2000):
     """A linked chunked store of ``n_frames`` x ``n_features`` (written once, then reused)."""
     import pandas as pd
 
     import streamtrack as st
     from streamtrack.workflow import save_units
 
-    path = os.path.join(tempfile.gettempdir(), f"export_bench_{n_frames}x{n_features}.h5")
+    tag = "" if end_rate == 1 / 2000 else f"_end{end_rate:g}"
+    path = os.path.join(tempfile.gettempdir(), f"export_bench_{n_frames}x{n_features}{tag}.h5")
     if os.path.exists(path + ".done"):
         return path
     for stale in (path, path + ".chunks"):
@@ -64,7 +68,7 @@ def store_path(n_frames, n_features):
     with st.PandasHDFStoreChunked(path, mode="w") as store:
         for t in range(n_frames):
             pos += rng.normal(0, np.sqrt(0.5), pos.shape)
-            ended = rng.random(n_features) < 1 / 2000
+            ended = rng.random(n_features) < end_rate
             if ended.any():
                 pos[ended] = rng.uniform(20, 492, (int(ended.sum()), 2))
                 ids[ended] = np.arange(next_id, next_id + ended.sum())
@@ -128,6 +132,8 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--features", type=int, default=500)
+    parser.add_argument("--end-rate", type=float, default=1 / 2000,
+                        help="probability per frame that a trajectory ends (default 1/2000)")
     parser.add_argument("--formats", nargs="+", choices=sorted(SUFFIX),
                         default=["read", "geff", "csv", "parquet"],
                         help="'read': only stream the store (the floor of every export)")
@@ -139,7 +145,7 @@ def main():
     paths = {}
     for n in args.frames:
         start = time.perf_counter()
-        paths[n] = store_path(n, args.features)
+        paths[n] = store_path(n, args.features, args.end_rate)
         print(f"store {n:,} frames x {args.features}: {paths[n]} "
               f"({time.perf_counter() - start:.1f} s to write or find)", flush=True)
     for fmt in args.formats:

@@ -4,6 +4,11 @@ For tests, the ``streamtrack demo`` command and the napari sample data. All
 randomness comes from ``numpy.random.default_rng(seed)``: the global RNG is
 never touched, and the same seed gives the same movie.
 
+:func:`isbi_scenario` renders the scenarios of the ISBI 2012 particle
+tracking challenge (Brownian "vesicles", directed "microtubules", SNR 1-7,
+Poisson noise; the model is in :mod:`streamtrack._isbi`), scored in
+``benchmarks/bench_accuracy.py``.
+
 Examples
 --------
 >>> frames, truth = brownian_movie(n_particles=5, n_frames=3, seed=1)
@@ -197,6 +202,111 @@ def brownian_movie(n_particles=30, n_frames=50, *, shape=(256, 256), size=2.0, d
     frames.source = (f"synthetic Brownian movie ({n_particles} particles, {n_frames} frames, "
                      f"seed {seed})")
     return frames, truth
+
+
+class _PoissonMovie(_RenderedMovie):
+    """Frame t: Gaussian spots on a background, each pixel a Poisson count of that mean."""
+
+    def __init__(self, truth, n_frames, shape, size, amplitude, background, dtype, seed):
+        super().__init__(truth, shape, size, amplitude, background, 0.0, dtype, seed)
+        frame = truth["frame"].to_numpy()
+        pos = truth[["y", "x"]].to_numpy()
+        self._positions = [pos[frame == t] for t in range(n_frames)]
+
+    def __getitem__(self, t):
+        mean = draw_spots(self._shape, self._positions[t], size=self._kw["size"],
+                          amplitude=self._kw["amplitude"], background=self._kw["background"],
+                          dtype=float)
+        counts = np.random.default_rng((self._seed, t)).poisson(mean)
+        info = np.iinfo(self._kw["dtype"])
+        return np.clip(counts, info.min, info.max).astype(self._kw["dtype"])
+
+
+def isbi_scenario(kind, density, snr, *, n_frames=100, shape=(512, 512), seed=0):
+    """A movie of the ISBI 2012 particle tracking challenge's scenarios, and its truth.
+
+    Chenouard et al., Nature Methods 11, 281 (2014): ``kind`` 'vesicle'
+    (Brownian motion; density 'low'/'mid'/'high' = 100/500/1000 particles)
+    or 'microtubule' (directed motion; 60/400/700), SNR 1, 2, 4 or 7 (any
+    positive number works), 512 x 512 px, 100 frames. The motion model,
+    appearing/disappearing particles, spot size and noise are described in
+    :mod:`streamtrack._isbi`: Gaussian spots of sigma 1.5 px, Poisson noise
+    on a background of 10 photons, ``SNR = A / sqrt(10 + A)`` for a peak
+    ``A`` photons above the background (the noise's standard deviation at
+    the peak, as in the challenge); exactly the density's number of
+    particles in every frame (uint8 frames).
+
+    Parameters
+    ----------
+    kind : {'vesicle', 'microtubule'}
+    density : {'low', 'mid', 'high'} or int
+        Or a number of particles per frame.
+    snr : float
+    n_frames : int, optional
+    shape : tuple of int, optional
+    seed : int, optional
+
+    Returns
+    -------
+    frames : FrameSequence
+        Lazy uint8 frames (rendered on access), each with its ``frame_no``.
+    truth : DataFrame
+        ``frame, particle, y, x``; write it as a GEFF with
+        ``streamtrack.exchange.to_geff(truth, path)``.
+
+    Examples
+    --------
+    >>> frames, truth = isbi_scenario('microtubule', 20, 4, n_frames=3, shape=(64, 64))
+    >>> len(frames), frames[0].shape, frames[0].dtype.name, len(truth)
+    (3, (64, 64), 'uint8', 60)
+    """
+    from . import _isbi
+    from .frames import open as open_frames
+
+    if not snr > 0:
+        raise ValueError(f"snr must be > 0, not {snr}")
+    n = _isbi.n_particles_for(kind, density)
+    truth = _isbi.isbi_trajectories(kind, n, n_frames, shape=shape, seed=seed)
+    amplitude = _isbi.amplitude_for_snr(snr)
+    movie = _PoissonMovie(truth, n_frames, shape, _isbi.SPOT_SIGMA, amplitude,
+                          _isbi.BACKGROUND, np.uint8, seed)
+    frames = open_frames(movie)
+    frames.source = (f"synthetic ISBI 2012 {kind} scenario ({n} particles, SNR {snr:g}, "
+                     f"{n_frames} frames, seed {seed})")
+    return frames, truth
+
+
+def isbi_locate_settings(snr, diameter=7):
+    """``locate`` settings for an ISBI scenario at ``snr``, from the spot and noise model only.
+
+    ``minmass`` is the larger of half the mass ``locate`` measures on one
+    noise-free spot, and the 99th percentile of the masses it finds in a
+    frame of pure background noise (a fixed seed): not tuned on any truth.
+    ``separation`` 4 px: spots of sigma 1.5 px closer than that do not form
+    two maxima anyway (the default, ``diameter + 1``, would merge some 1 in
+    3 spots at the high densities).
+
+    Returns
+    -------
+    dict
+        ``{'diameter': ..., 'minmass': ..., 'separation': 4}``.
+    """
+    import warnings
+
+    from . import _isbi
+    from ._feature import locate
+
+    amplitude = _isbi.amplitude_for_snr(snr)
+    spot = draw_spots((31, 31), [(15.3, 15.6)], size=_isbi.SPOT_SIGMA, amplitude=amplitude,
+                      background=_isbi.BACKGROUND, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = locate(spot, diameter, preprocess=True)
+        noise = np.random.default_rng(12345).poisson(_isbi.BACKGROUND, (256, 256))
+        blanks = locate(noise.astype(np.uint8), diameter)
+    spot_mass = float(found["mass"].max()) if len(found) else 0.0
+    noise_mass = float(np.percentile(blanks["mass"], 99)) if len(blanks) else 0.0
+    return {"diameter": diameter, "minmass": max(0.5 * spot_mass, noise_mass), "separation": 4}
 
 
 def _match(found, truth, max_distance):

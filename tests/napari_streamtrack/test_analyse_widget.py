@@ -195,6 +195,7 @@ def test_sample_store_layers_units_from_image_scale_and_known_d(make_napari_view
     # minimum length: shorter trajectories hidden at once in the Points and Tracks layers
     lengths = expected.tracks["length"]
     widget.min_length.value = 59
+    qtbot.waitUntil(lambda: not widget._hiding.pending, timeout=TIMEOUT)  # ~20 ms
     short = lengths.index[lengths < 59].to_numpy()
     assert len(short) and (lengths >= 59).sum() > 5
     particle = points.features["particle"].to_numpy()
@@ -206,6 +207,7 @@ def test_sample_store_layers_units_from_image_scale_and_known_d(make_napari_view
     # then (debounced) a new analysis of the kept trajectories
     with qtbot.waitSignal(widget.done, timeout=TIMEOUT):
         pass
+    drawn(qtbot, widget)
     assert_same(widget.analysis, core_analysis(store, mpp=0.5, fps=10, min_length=59,
                                                fit_lags=(1, 10)))
     legend = [t.get_text() for t in widget.lengths_panel.axes.get_legend().get_texts()]
@@ -370,6 +372,7 @@ def test_points_linked_in_memory_and_tracks_layer(make_napari_viewer, qtbot, sto
     assert len(short)
     np.testing.assert_array_equal(points.shown,
                                   ~np.isin(points.features["particle"], short))
+    qtbot.waitUntil(lambda: not widget._hiding.pending, timeout=TIMEOUT)
     assert_tracks_hidden(tracks, tdata, short)
     assert points.metadata["streamtrack"]["units"] == {"mpp": 0.5, "fps": 2.0}
     assert "no store" in widget.units_note.text()
@@ -594,3 +597,28 @@ def test_closing_napari_during_an_analysis_exits_cleanly(tmp_path):
         assert "running: True" in done.stdout
         assert done.returncode == 0, done.stderr[-2000:]
         assert "has been deleted" not in done.stderr, done.stderr[-2000:]
+
+
+def test_a_run_freezes_the_objects_alive_once(make_napari_viewer, qtbot, store, errors,
+                                              monkeypatch):
+    """Full garbage collections skip what was alive at the first run (no 0.2-0.3 s pauses)."""
+    import gc
+
+    from napari_streamtrack._widgets import _common
+
+    gc.unfreeze()
+    monkeypatch.setattr(_common, "_FROZEN", False)
+    viewer = make_napari_viewer()
+    widget = make_widget(viewer, qtbot)
+    widget.store_file.value = store
+    qtbot.waitUntil(lambda: not widget._probing, timeout=TIMEOUT)
+    marker = object.__new__(type("Alive", (), {}))  # a tracked object alive before the run
+    assert gc.get_freeze_count() == 0 and gc.is_tracked(marker)
+    assert analyse(qtbot, widget) == "analysed" and not errors
+    frozen = gc.get_freeze_count()
+    assert frozen > 1000 and _common._FROZEN
+    # once per session: a second run freezes nothing more
+    assert changed(qtbot, widget, lambda: setattr(widget.min_length, "value", 30)) \
+        == "analysed"
+    assert gc.get_freeze_count() <= frozen  # (frozen objects still die by refcount)
+    gc.unfreeze()

@@ -335,7 +335,8 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     from pathlib import Path
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    block = re.search(r"### Exports: GEFF, CSV, Parquet\n\n```python\n(.*?)```", readme, re.S)
+    block = re.search(r"### Exchange: GEFF, CSV, Parquet[^\n]*\n\n```python\n(.*?)```", readme,
+                      re.S)
     traj = features()
     write_store(tmp_path / "tracks.h5", traj, mpp=0.35, fps=24)
     monkeypatch.chdir(tmp_path)
@@ -371,3 +372,71 @@ def test_text_columns(tmp_path):
     with pytest.warns(UserWarning, match=r"\['note'\] hold text"):
         tp.to_geff(traj, tmp_path / "t.geff")
     pd.testing.assert_frame_equal(tp.from_geff(tmp_path / "t.geff"), traj.drop(columns="note"))
+
+
+def test_geff_keeps_only_live_particles_in_memory(tmp_path, monkeypatch):
+    """A long movie of short trajectories: the edge tracker holds the particles seen
+    lately, not every particle ever seen (memory would grow with the movie); one
+    that comes back after a long absence is found among the retired ones (on disk,
+    removed afterwards): the edges are still those of consecutive observations."""
+    monkeypatch.setattr(_geff, "HORIZON", 20)
+    n_frames, alive, life = 3 * MIN_BLOCK + 50, 8, 5
+    frame = np.repeat(np.arange(n_frames), alive)
+    slot = np.tile(np.arange(alive), n_frames)
+    particle = (frame // life) * alive + slot              # 8 at a time, 5 frames each
+    back = 10**6                                            # seen early and late only
+    frame = np.r_[frame, 3, 2 * MIN_BLOCK + 7]
+    particle = np.r_[particle, back, back]
+    rng = np.random.default_rng(5)
+    traj = pd.DataFrame({"y": rng.uniform(0, 100, len(frame)),
+                         "x": rng.uniform(0, 100, len(frame)),
+                         "mass": rng.uniform(1, 10, len(frame)),
+                         "frame": frame, "particle": particle})
+    traj = traj.sort_values("frame", kind="stable").reset_index(drop=True)
+    path = write_store(tmp_path / "short.h5", traj)
+    trackers, live = [], []
+
+    class Tracked(_geff._Edges):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            trackers.append(self)
+
+        def add(self, *args):
+            out = super().add(*args)
+            live.append(len(self.ids))
+            return out
+
+    monkeypatch.setattr(_geff, "_Edges", Tracked)
+    out = str(tmp_path / "t.geff")
+    with _open(path) as store:
+        tp.to_geff(store, out)
+    n_particles = traj["particle"].nunique()
+    assert len(trackers) == 1 and len(live) == 4
+    # the particles of the last HORIZON frames (+ the one not seen again yet), not all
+    assert max(live) <= (20 // life + 2) * alive + 1 < n_particles // 10
+    assert trackers[0].retired >= n_particles - max(live) and trackers[0].revived == 1
+    assert not os.path.exists(os.path.join(out, _geff.SPILL))
+    assert sorted(os.listdir(tmp_path)) == ["short.h5", "short.h5.chunks", "t.geff"]
+    graph, _ = geff.read(out)
+    edges = sorted((u, v, d["frame_gap"]) for u, v, d in graph.edges(data=True))
+    assert edges == expected_edges(traj)
+    assert (max(gap for *_, gap in edges)) == 2 * MIN_BLOCK + 4
+    pd.testing.assert_frame_equal(tp.from_geff(out), traj)
+
+
+def test_readme_geff_read_listing_is_a_real_run(tmp_path, monkeypatch, capsys):
+    """The README's ``geff.read`` listing: the demo exported, read by the reference reader."""
+    import re
+
+    from streamtrack.cli import main
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    found = re.search(r"\*\*Opened by another tool's reader\.\*\*.*?```python\n(.*?)```\n\n"
+                      r"```\n(.*?)```", readme, re.S)
+    code, printed = found.groups()
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "-q", "-o", "demo"]) == 0
+    assert main(["export", "demo/demo.h5", "demo/tracks.geff", "-q"]) == 0
+    capsys.readouterr()
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out == printed

@@ -10,10 +10,16 @@ label and graph). The window keeps every track, so lowering the minimum or
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from napari.layers import Points, Tracks
+from qtpy.QtCore import QTimer
 
 from .._window import keep_tracks
+
+# the second layer is hidden this long after the first (the canvas drawn between)
+LATER_MS = 20
 
 
 def kept_by_length(tracks, min_length: int):
@@ -52,6 +58,8 @@ class LengthHiding:
         self.key = None  # what they hide: (source, minimum length, ...)
         self._keep = None
         self._applying = False
+        self._generation = 0  # apply/restore calls: a layer left to a later turn checks it
+        self._scheduled = 0  # layers left to a later turn
 
     def apply(self, source, analysis) -> None:
         """Hide the trajectories of ``analysis`` shorter than its minimum in ``source``'s layers."""
@@ -63,14 +71,32 @@ class LengthHiding:
             return
         self.key = key
         self._keep = kept_by_length(analysis.tracks, analysis.min_length)
-        for layer in source.layers:
-            if layer not in self.viewer.layers:
-                continue
-            self._hide_in(layer)
+        self._generation += 1
+        layers = [layer for layer in source.layers if layer in self.viewer.layers]
+        for i, layer in enumerate(layers):
             if layer not in self.layers:
                 self.layers.append(layer)
                 if isinstance(layer, Points):  # edited points: hidden again
                     layer.events.data.connect(self._layer_changed)
+            if i == 0:
+                self._hide_in(layer)
+            else:
+                # one layer per turn of the event loop: two pauses of ~0.05 s (and
+                # the canvas drawn between them) rather than one twice as long
+                self._scheduled += 1
+                QTimer.singleShot(LATER_MS * i, functools.partial(self._hide_later, layer,
+                                                       self._generation))
+
+    def _hide_later(self, layer, generation):
+        self._scheduled -= 1
+        if generation == self._generation and layer in self.layers \
+                and layer in self.viewer.layers:
+            self._hide_in(layer)
+
+    @property
+    def pending(self) -> bool:
+        """Layers of the last :meth:`apply` still to be hidden (the next event-loop turns)."""
+        return self._scheduled > 0
 
     def _hide_in(self, layer):
         self._applying = True
@@ -109,3 +135,4 @@ class LengthHiding:
                 self._applying = False
         self.layers = []
         self.key = None
+        self._generation += 1

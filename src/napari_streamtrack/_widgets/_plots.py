@@ -4,9 +4,10 @@ Drawing one of the analysis figures with matplotlib takes 50-200 ms (the
 histogram's log axis and the MSD's curves on log-log axes); on the GUI thread
 that was the longest pause of the Analyse widget. :class:`PlotPanel` draws
 the figure with matplotlib's Agg renderer in a worker thread, at the size
-the panel has on screen, and the GUI thread only puts the finished pixels
-into a ``QLabel``. One drawing runs at a time per panel; a request made
-while one runs is drawn when it ends, with the newest analysis.
+the panel has on screen, shortly after it is asked for (:data:`START_MS`),
+and the GUI thread only puts the finished pixels into a ``QLabel``. One
+drawing runs at a time per panel; a request made while one runs is drawn
+when it ends, with the newest analysis.
 
 The figure last drawn stays available (``figure``, ``axes``) for tests and
 for a reader who wants its artists; it is never drawn again on the GUI
@@ -29,6 +30,11 @@ HEIGHT, DPI = 260, 90
 MARGINS = (60, 12, 44, 26)
 # a resize is drawn again this long after the last one
 RESIZE_MS = 150
+# a drawing starts this long after it is asked for: what asked (a new analysis, a
+# new minimum length) also changes the layers on the GUI thread, and the drawing
+# thread would take half of the interpreter's time from that work (the GIL), the
+# window's pause doubling; one after the other, neither waits for the other
+START_MS = 150
 # matplotlib settings of the plots on screen (small, readable in a dock)
 SCREEN_STYLE = {"font.size": 9, "axes.titlesize": 10, "legend.fontsize": 8}
 PLACEHOLDER = "Analyse an input to see this plot."
@@ -120,6 +126,10 @@ class PlotPanel(QWidget):
         self._resized.setSingleShot(True)
         self._resized.setInterval(RESIZE_MS)
         self._resized.timeout.connect(self._draw)
+        self._start = QTimer(self)
+        self._start.setSingleShot(True)
+        self._start.setInterval(START_MS)
+        self._start.timeout.connect(self._draw_now)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.view)
@@ -128,7 +138,8 @@ class PlotPanel(QWidget):
     @property
     def drawing(self) -> bool:
         """A drawing is running or waiting to run."""
-        return self._worker is not None or self._resized.isActive()
+        return (self._worker is not None or self._resized.isActive()
+                or self._start.isActive())
 
     def show_analysis(self, analysis, now: bool = True):
         """Keep ``analysis``; draw it now, or when the tab is shown (``now`` False)."""
@@ -158,6 +169,12 @@ class PlotPanel(QWidget):
         return max(self.view.width(), 120), float(self.view.devicePixelRatioF())
 
     def _draw(self):
+        if self._worker is not None:
+            self._again = True
+        elif not self._start.isActive():
+            self._start.start()
+
+    def _draw_now(self):
         if self._worker is not None:
             self._again = True
             return
@@ -195,6 +212,6 @@ class PlotPanel(QWidget):
             return
         if self._again:
             self._again = False
-            self._draw()
+            self._draw_now()
         else:
             self.drawn.emit()

@@ -86,7 +86,14 @@ from ._analyse_jobs import (
     write_kept_store,
     write_plot_png,
 )
-from ._common import Throttle, describe, main_window, one_line, parent_file_dialog
+from ._common import (
+    Throttle,
+    describe,
+    main_window,
+    one_line,
+    parent_file_dialog,
+    spare_the_collector,
+)
 from ._hiding import LengthHiding
 from ._plots import PlotPanel
 
@@ -713,6 +720,7 @@ class AnalyseWidget(QWidget):
                 raise Cancelled
             self._progressed.emit(stage, done, total)
 
+        spare_the_collector()
         worker = create_worker(run_analysis, source, options, save, progress, _start_thread=False,
                                _ignore_errors=True)
         holder["worker"] = worker

@@ -1,8 +1,11 @@
 """GEFF (graph exchange file format) export and import of trajectories.
 
-The file is written with :mod:`zarr` directly, chunk by chunk, so a movie of
-any length is exported in flat memory (no graph is ever built); the
-metadata is the ``geff`` package's own model (:class:`geff.GeffMetadata`)
+The file is written chunk by chunk (a zarr format 2 folder: each chunk
+compressed and written as its file as soon as it is full), so a movie of any
+length is exported in flat memory: no graph is ever built, and what is held
+is one chunk per array, one block of frames and the particles seen in the
+last ``HORIZON`` frames (older ones wait on disk, in case they come back).
+The metadata is the ``geff`` package's own model (:class:`geff.GeffMetadata`)
 and the result is checked with :func:`geff.validate_structure` before it
 takes its name.
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 
 import numpy as np
@@ -55,6 +59,12 @@ GAP = "frame_gap"
 #: rows per zarr chunk: 2 MiB of float64 (a buffer of this size per column is all
 #: the memory an export needs, whatever the movie's length)
 CHUNK = 1 << 18
+#: frames after which a particle not seen again is retired from memory to disk (found
+#: there if it comes back: linking memory is rarely this long)
+HORIZON = 256
+#: the folder, inside the GEFF being written, of the retired particles (removed
+#: before the metadata is written)
+SPILL = ".retired-particles"
 NODE_ID_RULE = ("node id = the row's position in frame order (rows of a frame in the "
                 "store's order)")
 
@@ -65,7 +75,14 @@ class _Appender:
 
     Values are copied into one preallocated chunk-sized buffer, written out
     whenever it is full: the same memory all along (no concatenations whose
-    varying sizes fragment the heap over a long export).
+    varying sizes fragment the heap over a long export). A full chunk is
+    compressed here, in the calling thread, and written as the chunk's file
+    of the zarr (format 2) folder; the array's shape is set once, at the end.
+    (Through zarr, each chunk would be a resize and a write compressed in
+    zarr's pool of threads, whose per-thread heaps grow, fragmented, over a
+    long export: the resident memory crept up with the movie's length.)
+    Arrays that are not plain folders, or have filters, are written through
+    zarr.
     """
 
     def __init__(self, group, path, dtype, width=None, chunk=None):
@@ -81,6 +98,8 @@ class _Appender:
         self.buffer = None
         self.filled = self.written = 0
         self.tail = shape[1:]
+        self.folder, self.codec, self.fill, self.key = _chunk_files(group, path, self.dtype,
+                                                                    len(shape))
 
     def add(self, values):
         values = np.asarray(values)
@@ -97,7 +116,16 @@ class _Appender:
 
     def _write(self):
         n = self.filled
-        if n:
+        if n and self.folder is not None:
+            if n < self.chunk:       # the last chunk: a file holds a whole chunk
+                self.buffer[n:] = self.fill
+            data = self.buffer if self.codec is None else self.codec.encode(self.buffer)
+            name = os.path.join(self.folder, self.key.format(self.written // self.chunk))
+            with open(name, "wb") as f:
+                f.write(memoryview(data).cast("B"))
+            del data
+            self.written += n
+        elif n:
             self.array.resize((self.written + n,) + self.tail)
             self.array[self.written:self.written + n] = self.buffer[:n]
             self.written += n
@@ -106,7 +134,39 @@ class _Appender:
     def close(self):
         self._write()
         self.buffer = None
+        if self.folder is not None:
+            self.array.resize((self.written,) + self.tail)
         return self.written
+
+
+def _chunk_files(group, path, dtype, ndim):
+    """``(folder, compressor, fill value, chunk file name)`` of a new, empty zarr
+    format 2 array in a folder, to write its chunks' files; folder None: write
+    through zarr (not a folder, or not a layout written here)."""
+    none = None, None, None, None
+    store = getattr(group, "store", None)
+    base = getattr(store, "root", None) or getattr(store, "path", None)  # zarr 3 / 2
+    if base is None or not isinstance(base, (str, os.PathLike)):
+        return none
+    folder = os.path.join(os.fspath(base), *(group.path or "").split("/"), *path.split("/"))
+    try:
+        with open(os.path.join(folder, ".zarray")) as f:
+            meta = json.load(f)
+        if (meta.get("zarr_format") != 2 or meta.get("filters") or meta.get("order") != "C"
+                or np.dtype(meta["dtype"]) != dtype or len(meta["chunks"]) != ndim):
+            return none
+        codec = None
+        if meta.get("compressor") is not None:
+            import numcodecs
+
+            codec = numcodecs.get_codec(meta["compressor"])
+        fill = meta.get("fill_value")
+        fill = dtype.type(0 if fill is None else fill)
+    except (OSError, ValueError, TypeError, KeyError):
+        return none
+    sep = meta.get("dimension_separator") or "."
+    key = "{}" + (sep + sep.join("0" * (ndim - 1)) if ndim > 1 else "")
+    return folder, codec, fill, key
 
 
 def _prop_dtype(dtype):
@@ -134,16 +194,28 @@ def _particle_values(table):
 class _Edges:
     """Edges between consecutive observations of each particle, across blocks.
 
-    Keeps, per particle seen so far, its last node id and frame (sorted by
-    particle id): one block's rows are sorted by (particle, frame), linked
-    to each other and to the carried node.
+    Keeps the last node id and frame of each *live* particle (seen in the last
+    ``horizon`` frames; sorted by particle id): one block's rows are sorted by
+    (particle, frame), linked to each other and to the carried node. A
+    particle not seen for longer is retired to ``spill`` (a folder on disk, a
+    temporary one if None; one file per retirement, sorted by id, the range
+    of its ids in memory; removed by :meth:`close`) and
+    found there if it ever comes back (linking memory longer than
+    ``horizon``, or ids used again): the edges are exactly those of
+    consecutive observations, and the memory depends on the live particles,
+    not on the movie's length (a long movie of short trajectories has
+    millions of particles, only a few hundred at a time).
     """
 
-    def __init__(self):
+    def __init__(self, spill=None, horizon=None):
         self.ids = np.zeros(0, np.int64)
         self.node = np.zeros(0, np.int64)
         self.frame = np.zeros(0, np.int64)
         self.same_frame = 0
+        self.horizon = HORIZON if horizon is None else horizon
+        self.spill = spill
+        self.runs = []            # (smallest id, largest id, file) of retired particles
+        self.retired = self.revived = 0
 
     def add(self, particles, present, frames, nodes):
         p, f, n = particles[present], frames[present], nodes[present]
@@ -162,6 +234,11 @@ class _Edges:
         src.insert(0, self.node[at[found]])
         dst.insert(0, fn[found])
         gap.insert(0, ff[found] - self.frame[at[found]])
+        if self.runs and not found.all():      # a retired particle back?
+            back, node, frame = self._revive(fp[~found])
+            src.insert(0, node)
+            dst.insert(0, fn[~found][back])
+            gap.insert(0, ff[~found][back] - frame)
         # carry the last observation of each particle of this block
         lp, ln, lf = p[last], n[last], f[last]
         at = np.searchsorted(self.ids, lp)
@@ -173,11 +250,62 @@ class _Edges:
             self.ids = np.insert(self.ids, at[~hit], lp[~hit])
             self.node = np.insert(self.node, at[~hit], ln[~hit])
             self.frame = np.insert(self.frame, at[~hit], lf[~hit])
+        self._retire(int(f.max()) - self.horizon)
         edges = np.stack([np.concatenate(src), np.concatenate(dst)], axis=1)
         gaps = np.concatenate(gap)
         self.same_frame += int((gaps == 0).sum())
         by_target = np.argsort(edges[:, 1], kind="stable")
         return edges[by_target], gaps[by_target]
+
+    def _retire(self, before):
+        """Move the particles last seen before frame ``before`` to disk."""
+        old = self.frame < before
+        if not old.any():
+            return
+        if self.spill is None:
+            import tempfile
+
+            self.spill = tempfile.mkdtemp(prefix="streamtrack-retired-")
+        os.makedirs(self.spill, exist_ok=True)
+        name = os.path.join(self.spill, f"{len(self.runs):08d}.npy")
+        run = np.stack([self.ids[old], self.node[old], self.frame[old]])  # sorted by id
+        np.save(name, run)
+        self.runs.append((int(run[0, 0]), int(run[0, -1]), name))
+        self.retired += run.shape[1]
+        keep = ~old
+        self.ids, self.node, self.frame = self.ids[keep], self.node[keep], self.frame[keep]
+
+    def _revive(self, wanted):
+        """``(which of wanted, node, frame)`` of the retired particles among
+        ``wanted`` (sorted ids), from their latest retirement."""
+        where = np.full(len(wanted), -1, np.int64)
+        node = np.zeros(len(wanted), np.int64)
+        frame = np.zeros(len(wanted), np.int64)
+        for lo, hi, name in reversed(self.runs):        # the latest retirement first
+            todo = where < 0
+            lo_at, hi_at = np.searchsorted(wanted, [lo, hi + 1])
+            todo[:lo_at] = todo[hi_at:] = False          # outside this run's ids
+            if not todo.any():
+                continue
+            run = np.load(name, mmap_mode="r")
+            ids = run[0]
+            at = np.searchsorted(ids, wanted[todo])
+            ok = at < len(ids)
+            ok[ok] = ids[at[ok]] == wanted[todo][ok]
+            idx = np.flatnonzero(todo)[ok]
+            where[idx] = at[ok]
+            node[idx] = run[1][at[ok]]
+            frame[idx] = run[2][at[ok]]
+            del run, ids
+        back = where >= 0
+        self.revived += int(back.sum())
+        return back, node[back], frame[back]
+
+    def close(self):
+        """Remove the retired particles' files."""
+        if self.spill is not None and os.path.isdir(self.spill):
+            shutil.rmtree(self.spill, ignore_errors=True)
+        self.runs = []
 
 
 def to_geff(source, path, *, overwrite=False, progress=None):
@@ -225,7 +353,11 @@ def to_geff(source, path, *, overwrite=False, progress=None):
             root = zarr.open_group(partial, mode="w")
         else:
             root = zarr.open_group(partial, mode="w", zarr_format=2)
-        counts = _write_arrays(root, src, progress)
+        edges_of = _Edges(spill=os.path.join(partial, SPILL))
+        try:
+            counts = _write_arrays(root, src, progress, edges_of)
+        finally:
+            edges_of.close()
         _write_metadata(partial, src, counts)
         import geff
 
@@ -237,10 +369,9 @@ def to_geff(source, path, *, overwrite=False, progress=None):
     return {"nodes": counts["nodes"], "edges": counts["edges"], "path": path}
 
 
-def _write_arrays(root, src, progress):
+def _write_arrays(root, src, progress, edges_of):
     node_ids = edge_ids = gaps = None
     props, missing, ranges = {}, None, {}
-    edges_of = _Edges()
     linked = None
     n_nodes = n_edges = 0
     for table in src.blocks(progress):
