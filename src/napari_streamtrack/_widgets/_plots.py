@@ -75,12 +75,16 @@ def render(plot, analysis, width: int, height: int, ratio: float = 1.0, message=
                            bottom=MARGINS[2] / height, top=1 - MARGINS[3] / height)
     with MATPLOTLIB, matplotlib.rc_context(SCREEN_STYLE):
         axes = figure.add_subplot()
+        if message is None:
+            try:
+                plot(axes, analysis)
+            except Exception as exc:  # noqa: BLE001 - said in the plot, not raised
+                axes.clear()
+                message = f"This plot could not be drawn:\n{type(exc).__name__}: {exc}"
         if message is not None:
             axes.set_axis_off()
             axes.text(0.5, 0.5, message, ha="center", va="center",
                       transform=axes.transAxes, fontsize=10, wrap=True)
-        else:
-            plot(axes, analysis)
         figure.canvas.draw()
     pixels = np.array(figure.canvas.buffer_rgba(), copy=True)
     return pixels, figure, axes
